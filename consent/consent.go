@@ -1,0 +1,40 @@
+// Package consent keeps patients' consent directives and turns them into the
+// policy inputs that every decision (ingest, routing, reads) uses.
+package consent
+
+import "time"
+
+// Decision of a consent directive's base provision.
+const (
+	Permit = "permit" // opt-in
+	Deny   = "deny"   // opt-out
+)
+
+// Directive is the policy-relevant summary of one FHIR Consent version. It
+// holds no plaintext PHI: the patient is an enterprise id and actors are
+// references or roles.
+type Directive struct {
+	ID        string    `json:"id"`
+	PatientID string    `json:"patient"`
+	Status    string    `json:"status"`   // active, inactive, rejected, entered-in-error, draft, proposed
+	Decision  string    `json:"decision"` // permit or deny
+	Purposes  []string  `json:"purposes,omitempty"`
+	Start     time.Time `json:"start,omitzero"`
+	End       time.Time `json:"end,omitzero"`
+	Recorded  time.Time `json:"recorded"`
+	Source    string    `json:"source"`
+}
+
+// InForce reports whether d applies at t: active and inside its period.
+func (d Directive) InForce(t time.Time) bool {
+	if d.Status != "active" {
+		return false
+	}
+	if !d.Start.IsZero() && t.Before(d.Start) {
+		return false
+	}
+	if !d.End.IsZero() && !t.Before(d.End) {
+		return false
+	}
+	return true
+}
