@@ -37,6 +37,10 @@ type Record struct {
 	Type string
 	// Source is the system that sent the message (ehr, lis, ...).
 	Source string
+	// SourceID is the resource's logical id at the source system (FHIR
+	// Resource.id), when the message has one. Versions of one resource share
+	// it (a consent updated or withdrawn at its source).
+	SourceID string
 	// MessageID identifies the source message (MSH-10, Bundle.id, resource id
 	// or, when the message has none, a digest of its bytes).
 	MessageID string

@@ -1,0 +1,62 @@
+// Package ingest consumes inter-system traffic from Kafka and turns it into
+// stored, encrypted, audited records:
+//
+//	fetch batch → decode → link patients (MPI) → decide (may this source
+//	write?) → seal PHI → one durable commit of records + audit events →
+//	dead-letter what was rejected → commit offsets
+//
+// Offsets are committed only after the store, the audit log and the dead
+// letters are durable. A failure of any of them (store, audit, key manager)
+// retries the same batch until it succeeds or the hub stops, so nothing is
+// lost; the store's idempotency keys make the retry and any redelivery
+// harmless. A bad message never stops the messages behind it: it is
+// dead-lettered with its reason and its offset advances.
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"github.com/carecrest/hub/record"
+	"github.com/segmentio/kafka-go"
+)
+
+// Source is the part of a Kafka consumer the hub uses (kafka-go's *Reader).
+type Source interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Sink is the part of a Kafka producer the hub uses (kafka-go's *Writer).
+//
+// Contract: WriteMessages returns nil only when every message is acknowledged
+// by the broker (RequiredAcks = all).
+type Sink interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Sealer encrypts records and blobs (phi.Sealer).
+type Sealer interface {
+	Seal(ctx context.Context, rec *record.Record) (record.Sealed, error)
+	SealBlob(ctx context.Context, owner string, plaintext, aad []byte) ([]byte, error)
+}
+
+// Resolver links patient identifiers to enterprise ids (mpi.Index).
+type Resolver interface {
+	ResolveAll(ctx context.Context, subjects [][]record.Identifier) ([]string, error)
+}
+
+// DecodeFunc decodes one message payload of a content type into records.
+// Errors are permanent for that message and must not contain its content.
+type DecodeFunc func(contentType, source string, payload []byte, received time.Time) ([]record.Record, error)
+
+// Content types the hub understands, carried in the Kafka header
+// "content-type" (sniffed when absent).
+const (
+	ContentHL7v2     = "application/hl7-v2"
+	ContentFHIRJSON  = "application/fhir+json"
+	ContentDICOMJSON = "application/dicom+json"
+)
+
+// TopicPrefix is the prefix of inbound topics: hub.in.<system>.
+const TopicPrefix = "hub.in."
