@@ -75,7 +75,7 @@ func (r *rig) reader() *kafka.Reader {
 func adt(i int) kafka.Message {
 	return kafka.Message{
 		Topic: "hub.in.ehr", Key: fmt.Appendf(nil, "p%d", i),
-		Value: fmt.Appendf(nil, "MSH|^~\\&|EHR|H|HUB|H|20261125||ADT^A01|MSG%04d|P|2.5.1\rPID|1||MRN%04d^^^H&1.2.3&ISO^MR||Doe%d^Pat||19700101|F\r", i, i, i),
+		Value:   fmt.Appendf(nil, "MSH|^~\\&|EHR|H|HUB|H|20261125||ADT^A01|MSG%04d|P|2.5.1\rPID|1||MRN%04d^^^H&1.2.3&ISO^MR||Doe%d^Pat||19700101|F\r", i, i, i),
 		Headers: []kafka.Header{{Key: "content-type", Value: []byte(ContentHL7v2)}},
 	}
 }

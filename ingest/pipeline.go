@@ -15,6 +15,7 @@ import (
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/consent"
 	"github.com/carecrest/hub/keys"
+	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
 	"github.com/carecrest/hub/record"
 	"github.com/carecrest/hub/store"
@@ -378,12 +379,13 @@ func (p *Pipeline) seal(ctx context.Context, it *item) error {
 	return nil
 }
 
-// ConsentID is the stable id of a consent directive across its versions: the
-// source system plus the Consent's id at the source, or the record id when
-// the source gave none.
+// ConsentID is the stable id of a consent directive across its versions,
+// derived from the source system and the Consent's id at the source (as a
+// digest: source ids can embed identifiers), or the record id when the
+// source gave none.
 func ConsentID(source string, r *record.Record) string {
 	if r.SourceID != "" {
-		return "consent:" + source + ":" + r.SourceID
+		return "consent:" + source + ":" + strings.TrimPrefix(phi.MessageDigest(source, "Consent/"+r.SourceID), "sha256:")
 	}
 	return "consent:" + r.ID
 }
