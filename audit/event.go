@@ -82,7 +82,7 @@ type Filter struct {
 	ActorID   string
 	Action    string
 	Outcome   string
-	From, To  time.Time
+	From, To  time.Time // [From, To): From inclusive, To exclusive
 	// After is a cursor: the ID of the last event of the previous page.
 	After string
 	Limit int

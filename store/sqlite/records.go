@@ -33,8 +33,12 @@ func insertRecords(ctx context.Context, tx *sql.Tx, b store.Batch, now int64, re
 		if err != nil {
 			return unavailable("encode fields", err)
 		}
+		clearJSON := r.Clear
+		if clearJSON == nil {
+			clearJSON = []byte{} // a nil []byte binds as NULL; a record may have no clear elements
+		}
 		out, err := stmt.ExecContext(ctx, r.ID, r.Key, r.PatientID, r.Type, r.Source, r.MessageID,
-			string(labels), string(codes), r.Clear, fields, r.Received.UnixNano(), now)
+			string(labels), string(codes), clearJSON, fields, r.Received.UnixNano(), now)
 		if err != nil {
 			return unavailable("insert record", err)
 		}

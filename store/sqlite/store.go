@@ -86,6 +86,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 	}
+	// Create the file owner-only before SQLite opens it: SQLite gives the
+	// -wal and -shm files it creates the mode of the database file, and
+	// they hold the same data.
+	f, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: create database file: %w", err)
+	}
+	f.Close()
 	dsn := "file:" + cfg.Path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -96,9 +104,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: apply schema: %w", err)
 	}
-	if err := os.Chmod(cfg.Path, 0o600); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: restrict file mode: %w", err)
+	// A database created before the file was created owner-only may have
+	// wider modes; restrict them.
+	for _, p := range []string{cfg.Path, cfg.Path + "-wal", cfg.Path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: restrict file mode: %w", err)
+		}
 	}
 	s := &Store{db: db, shard: cfg.Shard, now: time.Now}
 	if err := s.loadHead(ctx); err != nil {
