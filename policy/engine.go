@@ -1,0 +1,191 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// Query is the Rego rule every decision evaluates. A policy directory must
+// define it (package carecrest.authz, rule decision); see rego/authz.rego for
+// the shape of its value.
+const Query = "data.carecrest.authz.decision"
+
+// Reasons the engine itself puts on a deny.
+const (
+	ReasonUndefined = "no policy decision"        // the policy produced no decision
+	ReasonEvalError = "policy evaluation failed"  // evaluation errored or was cancelled
+	ReasonMalformed = "malformed policy decision" // the decision had the wrong shape
+)
+
+// Config selects the policy an Engine runs.
+type Config struct {
+	// Dir is a directory holding the policy: its top-level *.rego modules
+	// (*_test.rego skipped) and an optional data.json merged at the root of
+	// data, as `opa eval -d Dir` would load them. Subdirectories are ignored.
+	// Empty means the default policy embedded from the rego/ folder.
+	Dir string `json:"dir" yaml:"dir"`
+}
+
+// Defaults fills unset fields. An empty Dir stays empty: it selects the
+// embedded policy.
+func (c *Config) Defaults() {}
+
+// Validate reports a configuration error: Dir, when set, must be a readable
+// directory.
+func (c Config) Validate() error {
+	if c.Dir == "" {
+		return nil
+	}
+	st, err := os.Stat(c.Dir)
+	if err != nil {
+		return fmt.Errorf("policy: dir: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("policy: dir %s is not a directory", c.Dir)
+	}
+	return nil
+}
+
+// Engine is the hub's Decider: OPA evaluating the carecrest.authz policy.
+//
+// The policy is compiled and prepared once per revision; Decide evaluates the
+// prepared query and is safe for concurrent use. Reload swaps in a new
+// revision atomically, and only once it has compiled, so a broken policy
+// never replaces the running one.
+type Engine struct {
+	src    source
+	logger *slog.Logger
+
+	current  atomic.Pointer[prepared]
+	reloadMu sync.Mutex // serializes Reload
+}
+
+var _ Decider = (*Engine)(nil)
+
+// prepared is one compiled revision of the policy.
+type prepared struct {
+	revision string
+	query    rego.PreparedEvalQuery
+}
+
+// New loads, compiles and prepares the policy cfg selects. A nil logger
+// discards.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{src: newSource(cfg), logger: logger}
+	p, err := e.compile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.current.Store(p)
+	logger.Info("policy loaded", "source", e.src.name, "revision", p.revision)
+	return e, nil
+}
+
+// Revision returns the revision of the policy in force: "sha256:" and the
+// first 12 hex digits of a digest over the policy's file names and contents.
+func (e *Engine) Revision() string { return e.current.Load().revision }
+
+// Reload reads the policy source again and, if it changed, compiles it and
+// makes it the policy in force. On any error the running policy stays in
+// force and the error is returned. Decisions in flight finish on the
+// revision they started with.
+func (e *Engine) Reload(ctx context.Context) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+
+	old := e.current.Load()
+	files, rev, err := e.src.read()
+	if err != nil {
+		e.logger.Error("policy reload failed; keeping running revision", "source", e.src.name, "revision", old.revision, "err", err)
+		return err
+	}
+	if rev == old.revision {
+		e.logger.Debug("policy unchanged", "source", e.src.name, "revision", rev)
+		return nil
+	}
+	p, err := prepare(ctx, files, rev)
+	if err != nil {
+		e.logger.Error("policy reload failed; keeping running revision", "source", e.src.name, "revision", old.revision, "candidate", rev, "err", err)
+		return err
+	}
+	e.current.Store(p)
+	e.logger.Info("policy reloaded", "source", e.src.name, "revision", p.revision, "previous", old.revision)
+	return nil
+}
+
+func (e *Engine) compile(ctx context.Context) (*prepared, error) {
+	files, rev, err := e.src.read()
+	if err != nil {
+		return nil, err
+	}
+	return prepare(ctx, files, rev)
+}
+
+// Decide evaluates the policy for in.
+//
+// An undefined decision is a deny with reason ReasonUndefined and no error.
+// An evaluation error, a cancelled ctx or a decision of the wrong shape is a
+// deny with an error wrapping ErrEvaluation (and ctx.Err() when ctx ended).
+// The returned Decision always names the revision that decided; a deny
+// discloses no fields.
+func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
+	p := e.current.Load()
+	if err := ctx.Err(); err != nil {
+		return Decision{Reasons: []string{ReasonEvalError}, Revision: p.revision}, fmt.Errorf("%w: %w", ErrEvaluation, err)
+	}
+	// OPA starts a goroutine per evaluation to watch ctx unless given a
+	// Cancel; context.AfterFunc does the same without a goroutine (and for a
+	// context that is never done, without anything).
+	cancel := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)), rego.EvalExternalCancel(cancel))
+	stop()
+	if err != nil {
+		d := Decision{Reasons: []string{ReasonEvalError}, Revision: p.revision}
+		if cerr := ctx.Err(); cerr != nil {
+			return d, fmt.Errorf("%w: %w", ErrEvaluation, cerr)
+		}
+		e.logger.Warn("policy evaluation failed", "revision", p.revision, "err", err)
+		return d, fmt.Errorf("%w: %w", ErrEvaluation, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return Decision{Reasons: []string{ReasonUndefined}, Revision: p.revision}, nil
+	}
+	if len(rs) > 1 {
+		return Decision{Reasons: []string{ReasonMalformed}, Revision: p.revision},
+			fmt.Errorf("%w: %d results for %s", ErrEvaluation, len(rs), Query)
+	}
+	term, _ := rs[0].Expressions[0].Value.(*ast.Term)
+	d, err := decisionFromTerm(term)
+	d.Revision = p.revision
+	if err != nil {
+		e.logger.Warn("policy decision malformed", "revision", p.revision, "err", err)
+		return Decision{Reasons: []string{ReasonMalformed}, Revision: p.revision}, fmt.Errorf("%w: %w", ErrEvaluation, err)
+	}
+	return d, nil
+}
+
+// ErrInvalidPolicy reports that New or Reload found a policy that does not
+// parse, compile or define Query (a directory without modules included).
+// Errors reading the source wrap the fs error instead.
+var ErrInvalidPolicy = errors.New("policy: invalid policy")
+
+// errMalformed describes a decision of the wrong shape; Decide wraps it in
+// ErrEvaluation.
+var errMalformed = errors.New("malformed decision")
