@@ -1,0 +1,255 @@
+// Package config is the hub's configuration: one YAML file, overridden by
+// environment variables, overridden by command-line flags (flags > env >
+// file > defaults). Every component keeps its own Config with Defaults and
+// Validate; this package only assembles them and picks backends by name.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/carecrest/hub/auth"
+	"github.com/carecrest/hub/broker"
+	"github.com/carecrest/hub/ingest"
+	"gopkg.in/yaml.v3"
+)
+
+// Backend names, one list per contract.
+var (
+	BrokerBackends = []string{"embedded", "kafka"}
+	StoreBackends  = []string{"sqlite"}
+	KeyBackends    = []string{"local"}
+)
+
+// Config is the whole hub configuration.
+type Config struct {
+	// Instance names this hub instance; it is its audit chain shard, so
+	// every instance writing to one audit log needs its own.
+	Instance string `yaml:"instance"`
+	// DataDir holds the embedded store, keyring and demo material.
+	DataDir string        `yaml:"data_dir"`
+	Kafka   Kafka         `yaml:"kafka"`
+	Ingest  ingest.Config `yaml:"ingest"`
+	Store   Store         `yaml:"store"`
+	Keys    Keys          `yaml:"keys"`
+	Policy  Policy        `yaml:"policy"`
+	HTTP    HTTP          `yaml:"http"`
+	Auth    Auth          `yaml:"auth"`
+	Log     Log           `yaml:"log"`
+}
+
+// Kafka says where traffic comes from.
+type Kafka struct {
+	// Backend: embedded (in-process Kafka-protocol broker) or kafka.
+	Backend  string        `yaml:"backend"`
+	Brokers  []string      `yaml:"brokers"`
+	Embedded broker.Config `yaml:"embedded"`
+	Group    string        `yaml:"group"`
+	// Sources are the systems the hub consumes from, one topic each:
+	// hub.in.<source>.
+	Sources []string `yaml:"sources"`
+}
+
+// Topics returns the inbound topics.
+func (k Kafka) Topics() []string {
+	out := make([]string, len(k.Sources))
+	for i, s := range k.Sources {
+		out[i] = ingest.TopicPrefix + s
+	}
+	return out
+}
+
+// Store selects the record and audit store.
+type Store struct {
+	Backend string `yaml:"backend"`
+	SQLite  struct {
+		Path string `yaml:"path"`
+	} `yaml:"sqlite"`
+}
+
+// Keys selects the key manager.
+type Keys struct {
+	Backend string `yaml:"backend"`
+	Local   struct {
+		// Path of the keyring file (0600). The env var CARECREST_KEK, when
+		// set, supplies the key-encryption key instead.
+		Path string `yaml:"path"`
+	} `yaml:"local"`
+	Cache struct {
+		Size int           `yaml:"size"`
+		TTL  time.Duration `yaml:"ttl"`
+	} `yaml:"cache"`
+}
+
+// Policy says where the Rego policy comes from.
+type Policy struct {
+	// Dir, when set, loads *.rego and data.json from this directory instead
+	// of the embedded policy.
+	Dir string `yaml:"dir"`
+}
+
+// HTTP configures the API listener.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+}
+
+// Auth configures JWT verification.
+type Auth struct {
+	Issuer     string        `yaml:"issuer"`
+	Audience   string        `yaml:"audience"`
+	Algorithms []string      `yaml:"algorithms"`
+	KeyFile    string        `yaml:"key_file"` // PEM public key, or HS256 secret file
+	Leeway     time.Duration `yaml:"leeway"`
+	// DevSigningKey, for the demo only, is the Ed25519 private key hubctl
+	// token uses; it is generated beside KeyFile when both are absent.
+	DevSigningKey string `yaml:"dev_signing_key"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Defaults fills unset fields with the embedded defaults.
+func (c *Config) Defaults() {
+	if c.Instance == "" {
+		c.Instance = "hub-0"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.Kafka.Backend == "" {
+		c.Kafka.Backend = "embedded"
+	}
+	c.Kafka.Embedded.Defaults()
+	if c.Kafka.Group == "" {
+		c.Kafka.Group = "carecrest-hub"
+	}
+	if len(c.Kafka.Sources) == 0 {
+		c.Kafka.Sources = []string{"ehr", "lis", "ris", "pharmacy", "registration", "scheduling", "billing", "telemedicine", "hie"}
+	}
+	c.Ingest.Defaults()
+	if c.Store.Backend == "" {
+		c.Store.Backend = "sqlite"
+	}
+	if c.Store.SQLite.Path == "" {
+		c.Store.SQLite.Path = filepath.Join(c.DataDir, "hub.db")
+	}
+	if c.Keys.Backend == "" {
+		c.Keys.Backend = "local"
+	}
+	if c.Keys.Local.Path == "" {
+		c.Keys.Local.Path = filepath.Join(c.DataDir, "keyring.json")
+	}
+	if c.HTTP.Addr == "" {
+		c.HTTP.Addr = "127.0.0.1:8080"
+	}
+	if c.Auth.Issuer == "" {
+		c.Auth.Issuer = "https://carecrest-hub.local/dev"
+	}
+	if c.Auth.Audience == "" {
+		c.Auth.Audience = "carecrest-hub"
+	}
+	if len(c.Auth.Algorithms) == 0 {
+		c.Auth.Algorithms = []string{"EdDSA"}
+	}
+	if c.Auth.KeyFile == "" {
+		c.Auth.KeyFile = filepath.Join(c.DataDir, "jwt", auth.PublicKeyFile)
+		if c.Auth.DevSigningKey == "" {
+			c.Auth.DevSigningKey = filepath.Join(c.DataDir, "jwt", auth.PrivateKeyFile)
+		}
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+// Validate reports every configuration error it finds.
+func (c *Config) Validate() error {
+	var errs []error
+	oneOf := func(what, got string, valid []string) {
+		if !slices.Contains(valid, got) {
+			errs = append(errs, fmt.Errorf("%s %q unknown; valid: %s", what, got, strings.Join(valid, ", ")))
+		}
+	}
+	oneOf("kafka.backend", c.Kafka.Backend, BrokerBackends)
+	oneOf("store.backend", c.Store.Backend, StoreBackends)
+	oneOf("keys.backend", c.Keys.Backend, KeyBackends)
+	oneOf("log.level", c.Log.Level, []string{"debug", "info", "warn", "error"})
+	oneOf("log.format", c.Log.Format, []string{"text", "json"})
+	if c.Kafka.Backend == "kafka" && len(c.Kafka.Brokers) == 0 {
+		errs = append(errs, errors.New("kafka.brokers is required with kafka.backend kafka"))
+	}
+	for _, s := range c.Kafka.Sources {
+		if ingest.SourceOf(ingest.TopicPrefix+s) != s {
+			errs = append(errs, fmt.Errorf("kafka.sources: %q is not a valid system name", s))
+		}
+	}
+	if strings.ContainsAny(c.Instance, " |") || c.Instance == "" {
+		errs = append(errs, fmt.Errorf("instance %q: need a non-empty name without spaces", c.Instance))
+	}
+	if err := c.Ingest.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads a YAML file (unknown keys are errors), then applies the
+// environment, then defaults. path "" means no file.
+func Load(path string) (*Config, error) {
+	var c Config
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	ApplyEnv(&c, os.LookupEnv)
+	c.Defaults()
+	return &c, nil
+}
+
+// Env lists the environment variables the hub reads, for the README.
+var Env = map[string]string{
+	"CARECREST_INSTANCE":      "instance",
+	"CARECREST_DATA_DIR":      "data_dir",
+	"CARECREST_KAFKA_BACKEND": "kafka.backend",
+	"CARECREST_KAFKA_BROKERS": "kafka.brokers (comma-separated)",
+	"CARECREST_HTTP_ADDR":     "http.addr",
+	"CARECREST_POLICY_DIR":    "policy.dir",
+	"CARECREST_LOG_LEVEL":     "log.level",
+}
+
+// ApplyEnv overrides c from the environment.
+func ApplyEnv(c *Config, lookup func(string) (string, bool)) {
+	set := func(key string, dst *string) {
+		if v, ok := lookup(key); ok && v != "" {
+			*dst = v
+		}
+	}
+	set("CARECREST_INSTANCE", &c.Instance)
+	set("CARECREST_DATA_DIR", &c.DataDir)
+	set("CARECREST_KAFKA_BACKEND", &c.Kafka.Backend)
+	if v, ok := lookup("CARECREST_KAFKA_BROKERS"); ok && v != "" {
+		c.Kafka.Brokers = strings.Split(v, ",")
+	}
+	set("CARECREST_HTTP_ADDR", &c.HTTP.Addr)
+	set("CARECREST_POLICY_DIR", &c.Policy.Dir)
+	set("CARECREST_LOG_LEVEL", &c.Log.Level)
+}

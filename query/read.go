@@ -1,0 +1,342 @@
+// Package query serves the policy-filtered patient view and the audit
+// queries over GraphQL. The read path is the same for every caller:
+//
+//	verify JWT → load records → decide per record type (OPA) → decrypt only
+//	what is both requested and allowed → audit what is disclosed and what is
+//	withheld (fail closed) → respond
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/consent"
+	"github.com/carecrest/hub/policy"
+	"github.com/carecrest/hub/record"
+	"github.com/carecrest/hub/store"
+)
+
+// Opener decrypts selected PHI elements of sealed records (phi.Sealer).
+type Opener interface {
+	Open(ctx context.Context, s *record.Sealed, elements []string) (map[string]any, error)
+}
+
+// PatientIndex finds the enterprise id of an identifier (mpi.Index).
+type PatientIndex interface {
+	Lookup(ctx context.Context, id record.Identifier) (string, bool, error)
+}
+
+// Reader is the read service behind GraphQL.
+type Reader struct {
+	Index    PatientIndex
+	Records  store.RecordReader
+	Consents store.ConsentReader
+	Decider  policy.Decider
+	Opener   Opener
+	Audit    audit.Appender
+	Querier  audit.Querier
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// AuditTimeout bounds the audit write, detached from the caller's
+	// cancellation so that a client hanging up cannot leave a disclosure
+	// half-recorded.
+	AuditTimeout time.Duration
+}
+
+// Errors the API edge translates; their text never carries PHI.
+var (
+	ErrForbidden = errors.New("access denied")
+	ErrNotFound  = errors.New("not found")
+	ErrAudit     = errors.New("audit unavailable: nothing disclosed")
+)
+
+// DenyError is a denial with the policy's reasons.
+type DenyError struct {
+	Reasons []string
+}
+
+func (e *DenyError) Error() string {
+	if len(e.Reasons) == 0 {
+		return ErrForbidden.Error()
+	}
+	return ErrForbidden.Error() + ": " + strings.Join(e.Reasons, "; ")
+}
+
+func (e *DenyError) Unwrap() error { return ErrForbidden }
+
+// Caller is who reads and why.
+type Caller struct {
+	Subject     policy.Subject
+	Application string
+	RequestID   string
+}
+
+// Resource is one disclosed record: its clear elements and the PHI elements
+// that were both requested and allowed; Masked lists requested elements the
+// caller may not see.
+type Resource struct {
+	Type   string
+	ID     string
+	Data   map[string]any
+	Masked []string
+}
+
+// Withheld is a record type withheld from the caller as a whole.
+type Withheld struct {
+	ResourceType string
+	Reason       string
+}
+
+// PatientView is what one read disclosed.
+type PatientView struct {
+	PatientID string
+	Patient   *Resource             // latest Patient record, nil if none
+	Related   map[string][]Resource // by resource type, oldest first
+	Withheld  []Withheld
+}
+
+// ReadPatient reads a patient's records for the caller. want maps each
+// requested resource type to the elements requested ("*" for all). It
+// returns only after the disclosure is durably audited.
+func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, want map[string][]string) (*PatientView, error) {
+	now := r.now()
+	consents, err := r.inForce(ctx, patientID, now)
+	if err != nil {
+		return nil, err
+	}
+	types := make([]string, 0, len(want))
+	for t := range want {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	recs, err := r.Records.PatientRecords(ctx, patientID, types)
+	if err != nil {
+		return nil, fmt.Errorf("query: load records: %w", err)
+	}
+	byType := map[string][]record.Sealed{}
+	for _, s := range recs {
+		byType[s.Type] = append(byType[s.Type], s)
+	}
+
+	view := &PatientView{PatientID: patientID, Related: map[string][]Resource{}}
+	var events []audit.Event
+	var denied *DenyError
+	for _, typ := range types {
+		in := policy.Input{
+			Action: policy.ActionRead, Subject: c.Subject, PatientID: patientID,
+			RecordType: typ, Consents: consents, Now: now,
+		}
+		group := byType[typ]
+		// Records of one type can carry different labels: decide per label set.
+		decided := map[string]policy.Decision{}
+		for i := range group {
+			s := &group[i]
+			lk := strings.Join(s.Labels, ",")
+			d, ok := decided[lk]
+			if !ok {
+				in.Labels = s.Labels
+				d, err = r.Decider.Decide(ctx, in)
+				if err != nil {
+					r.log().Warn("query: policy evaluation failed; denying", "err", err)
+				}
+				decided[lk] = d
+			}
+		}
+		if len(group) == 0 {
+			// Decide anyway so that a denied caller learns nothing about
+			// whether records exist.
+			d, err := r.Decider.Decide(ctx, in)
+			if err != nil {
+				r.log().Warn("query: policy evaluation failed; denying", "err", err)
+			}
+			if !d.Allow {
+				events = append(events, r.event(c, patientID, typ, d, nil, nil, nil, now))
+				if typ == "Patient" {
+					denied = &DenyError{Reasons: d.Reasons}
+				}
+			}
+			continue
+		}
+		var allowedIDs, deniedIDs []string
+		var disclosed, masked []string
+		var denyDecision policy.Decision
+		var allowDecision policy.Decision
+		for i := range group {
+			s := &group[i]
+			d := decided[strings.Join(s.Labels, ",")]
+			if !d.Allow {
+				deniedIDs = append(deniedIDs, s.ID)
+				denyDecision = d
+				continue
+			}
+			allowDecision = d
+			show, hide := split(want[typ], s, d)
+			data, err := r.Opener.Open(ctx, s, show)
+			if err != nil {
+				return nil, fmt.Errorf("query: decrypt %s: %w", typ, err)
+			}
+			allowedIDs = append(allowedIDs, s.ID)
+			disclosed = union(disclosed, show)
+			masked = union(masked, hide)
+			res := Resource{Type: typ, ID: s.ID, Data: data, Masked: hide}
+			if typ == "Patient" {
+				p := res
+				view.Patient = &p // the latest demographics win
+			} else {
+				view.Related[typ] = append(view.Related[typ], res)
+			}
+		}
+		if len(allowedIDs) > 0 {
+			events = append(events, r.event(c, patientID, typ, allowDecision, allowedIDs, disclosed, masked, now))
+		}
+		if len(deniedIDs) > 0 {
+			events = append(events, r.event(c, patientID, typ, denyDecision, deniedIDs, nil, nil, now))
+			view.Withheld = append(view.Withheld, Withheld{ResourceType: typ, Reason: strings.Join(denyDecision.Reasons, "; ")})
+			if typ == "Patient" && len(allowedIDs) == 0 {
+				denied = &DenyError{Reasons: denyDecision.Reasons}
+			}
+		}
+	}
+	if len(events) == 0 {
+		// Nothing stored and nothing denied: still record that the caller
+		// asked, so that probing for patients is visible in the log.
+		events = append(events, r.event(c, patientID, strings.Join(types, ","), policy.Decision{Allow: true}, nil, nil, nil, now))
+		events[0].Reason = "no records"
+	}
+	if err := r.appendDetached(ctx, events); err != nil {
+		return nil, err
+	}
+	if denied != nil {
+		return nil, denied
+	}
+	if view.Patient == nil && len(view.Related) == 0 && len(view.Withheld) == 0 {
+		return nil, ErrNotFound
+	}
+	return view, nil
+}
+
+// LookupPatient resolves a business identifier to the enterprise patient
+// id. A miss is audited (without the identifier, which is PHI) and reported
+// as ErrNotFound.
+func (r *Reader) LookupPatient(ctx context.Context, c Caller, id record.Identifier) (string, error) {
+	pid, ok, err := r.Index.Lookup(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("query: patient lookup: %w", err)
+	}
+	if !ok {
+		e := r.event(c, "", "Patient", policy.Decision{Allow: true}, nil, nil, nil, r.now())
+		e.Reason = "no patient for identifier"
+		if err := r.appendDetached(ctx, []audit.Event{e}); err != nil {
+			return "", err
+		}
+		return "", ErrNotFound
+	}
+	return pid, nil
+}
+
+// split divides the requested PHI elements into those the decision allows
+// and those it masks. Clear elements are always shown.
+func split(want []string, s *record.Sealed, d policy.Decision) (show, hide []string) {
+	all := len(want) == 1 && want[0] == "*"
+	for el := range s.Fields {
+		if !all && !contains(want, el) {
+			continue
+		}
+		if d.AllowsField(el) {
+			show = append(show, el)
+		} else {
+			hide = append(hide, el)
+		}
+	}
+	sort.Strings(show)
+	sort.Strings(hide)
+	return show, hide
+}
+
+func (r *Reader) inForce(ctx context.Context, patientID string, now time.Time) ([]consent.Directive, error) {
+	all, err := r.Consents.Consents(ctx, patientID)
+	if err != nil {
+		return nil, fmt.Errorf("query: load consents: %w", err)
+	}
+	var out []consent.Directive
+	for _, d := range all {
+		if d.InForce(now) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (r *Reader) event(c Caller, patientID, typ string, d policy.Decision, ids, disclosed, masked []string, now time.Time) audit.Event {
+	e := audit.Event{
+		Time: now, Code: audit.CodeRecordRead, Action: audit.ActionRead, Outcome: audit.OutcomeAllow,
+		ActorID: c.Subject.ID, ActorRoles: c.Subject.Roles, ActorOrg: c.Subject.Org,
+		Application: c.Application, Purpose: c.Subject.Purpose,
+		PatientID: patientID, RecordType: typ, RecordIDs: ids, Disclosed: disclosed, Masked: masked,
+		PolicyRevision: d.Revision, Rules: d.Rules, Consents: d.Consents,
+		RequestID: c.RequestID,
+	}
+	if !d.Allow {
+		e.Code, e.Outcome = audit.CodeRecordReadDeny, audit.OutcomeDeny
+		e.Reason = strings.Join(d.Reasons, "; ")
+	} else if contains(d.Rules, "break-glass") {
+		e.Code = audit.CodeBreakGlass
+		e.Reason = c.Subject.BreakGlassReason
+	}
+	return e
+}
+
+// appendDetached writes events with a bounded context that the caller's
+// cancellation does not cut short.
+func (r *Reader) appendDetached(ctx context.Context, events []audit.Event) error {
+	timeout := r.AuditTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := r.Audit.Append(actx, events); err != nil {
+		r.log().Error("query: audit write failed; failing closed", "err", err)
+		return ErrAudit
+	}
+	return nil
+}
+
+func (r *Reader) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Reader) log() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func union(a, b []string) []string {
+	for _, x := range b {
+		if !contains(a, x) {
+			a = append(a, x)
+		}
+	}
+	sort.Strings(a)
+	return a
+}

@@ -1,0 +1,322 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/record"
+	"github.com/graphql-go/graphql"
+	"github.com/graphql-go/graphql/language/ast"
+)
+
+// Schema builds the GraphQL schema over r.
+func Schema(r *Reader) (graphql.Schema, error) {
+	patientType := obj("Patient", "FHIR R4 Patient: the merged, policy-filtered view of one enterprise patient.", graphql.Fields{
+		"resourceType":     str("Always Patient."),
+		"id":               {Type: graphql.NewNonNull(graphql.ID), Description: "Enterprise patient id."},
+		"meta":             {Type: metaType},
+		"masked":           maskedField,
+		"active":           {Type: graphql.Boolean},
+		"identifier":       listOf(identifierType, ""),
+		"name":             listOf(humanNameType, ""),
+		"telecom":          listOf(contactPointType, ""),
+		"gender":           str(""),
+		"birthDate":        str(""),
+		"deceasedBoolean":  {Type: graphql.Boolean},
+		"deceasedDateTime": str(""),
+		"address":          listOf(addressType, ""),
+		"maritalStatus":    {Type: codeableConceptType},
+		"observations": {
+			Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(observationType))),
+			Description: "The patient's Observations the caller may see (FHIR reverse include Observation:subject).",
+		},
+		"withheld": {
+			Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(withheldType))),
+			Description: "Resource types withheld from the caller as a whole, with the policy's reasons.",
+		},
+	})
+
+	q := obj("Query", "", graphql.Fields{
+		"patient": {
+			Type:        patientType,
+			Description: "One patient, filtered by policy and consent for the caller; the read is audited.",
+			Args: graphql.FieldConfigArgument{
+				"id":               {Type: graphql.ID, Description: "Enterprise patient id."},
+				"identifier":       {Type: graphql.String, Description: "Business identifier as system|value (FHIR token syntax), e.g. an MRN with its assigning authority."},
+				"purpose":          {Type: graphql.String, Description: "Purpose of use (TREAT, ETREAT, HPAYMT, HOPERAT, ...); must be one the token grants; default its first."},
+				"breakGlassReason": {Type: graphql.String, Description: "Reason for break-the-glass access (with purpose ETREAT)."},
+			},
+			Resolve: func(p graphql.ResolveParams) (any, error) { return r.resolvePatient(p) },
+		},
+		"auditEvents": {
+			Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(auditEventType))),
+			Description: "Audit events, oldest first (privacy officers and security analysts). The query is itself audited.",
+			Args: graphql.FieldConfigArgument{
+				"patient": {Type: graphql.ID}, "actor": {Type: graphql.String},
+				"action": {Type: graphql.String}, "outcome": {Type: graphql.String},
+				"from":  {Type: graphql.String, Description: "RFC 3339, inclusive."},
+				"to":    {Type: graphql.String, Description: "RFC 3339, exclusive."},
+				"after": {Type: graphql.String, Description: "Cursor: the id of the last event of the previous page."},
+				"first": {Type: graphql.Int, Description: "Page size (default 100, at most 1000)."},
+			},
+			Resolve: func(p graphql.ResolveParams) (any, error) { return r.resolveAuditEvents(p) },
+		},
+	})
+	return graphql.NewSchema(graphql.SchemaConfig{Query: q})
+}
+
+func (r *Reader) resolvePatient(p graphql.ResolveParams) (any, error) {
+	c, err := callerFor(p.Context, p.Args)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := p.Args["id"].(string)
+	ident, _ := p.Args["identifier"].(string)
+	switch {
+	case (id == "") == (ident == ""):
+		return nil, badRequest("give exactly one of id or identifier")
+	case ident != "":
+		sys, val, ok := strings.Cut(ident, "|")
+		if !ok || val == "" {
+			return nil, badRequest("identifier must be system|value")
+		}
+		if id, err = r.LookupPatient(p.Context, c, record.Identifier{System: sys, Value: val}); err != nil {
+			return nil, apiError(err)
+		}
+	}
+	want := map[string][]string{}
+	patientEls, nested := selected(p.Info, p.Info.FieldASTs[0].SelectionSet)
+	want["Patient"] = elements(patientEls)
+	if sel, ok := nested["observations"]; ok {
+		obs, _ := selected(p.Info, sel)
+		want["Observation"] = elements(obs)
+	}
+	view, err := r.ReadPatient(p.Context, c, id, want)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	out := map[string]any{}
+	if view.Patient != nil {
+		out = shape(*view.Patient)
+	} else {
+		out["resourceType"], out["masked"] = "Patient", []string{}
+	}
+	out["id"] = view.PatientID
+	obs := []map[string]any{}
+	for _, o := range view.Related["Observation"] {
+		obs = append(obs, shape(o))
+	}
+	out["observations"] = obs
+	withheld := []map[string]any{}
+	for _, w := range view.Withheld {
+		withheld = append(withheld, map[string]any{"resourceType": w.ResourceType, "reason": w.Reason})
+	}
+	out["withheld"] = withheld
+	return out, nil
+}
+
+// shape turns a disclosed resource into the GraphQL source map, adding the
+// redaction marker.
+func shape(res Resource) map[string]any {
+	m := make(map[string]any, len(res.Data)+2)
+	for k, v := range res.Data {
+		m[k] = numbers(v)
+	}
+	m["masked"] = append([]string{}, res.Masked...)
+	if len(res.Masked) > 0 {
+		meta, _ := m["meta"].(map[string]any)
+		if meta == nil {
+			meta = map[string]any{}
+		}
+		sec, _ := meta["security"].([]any)
+		meta["security"] = append(sec, map[string]any{
+			"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "REDACTED", "display": "redacted",
+		})
+		m["meta"] = meta
+	}
+	return m
+}
+
+// numbers converts the json.Number values of decoded FHIR JSON (kept exact
+// in storage) into float64 for GraphQL's Float and Int scalars.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return nil
+		}
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+		return x
+	}
+	return v
+}
+
+// notElements are GraphQL fields that are not FHIR elements of the record.
+var notElements = map[string]bool{
+	"id": true, "resourceType": true, "meta": true, "masked": true, "observations": true,
+	"withheld": true, "__typename": true,
+}
+
+func elements(fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		if !notElements[f] {
+			out = append(out, f)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// selected lists the field names of a selection set (following fragments)
+// and the sub-selections of fields that have one.
+func selected(info graphql.ResolveInfo, set *ast.SelectionSet) ([]string, map[string]*ast.SelectionSet) {
+	var names []string
+	nested := map[string]*ast.SelectionSet{}
+	var walk func(*ast.SelectionSet, int)
+	walk = func(s *ast.SelectionSet, depth int) {
+		if s == nil || depth > 16 {
+			return
+		}
+		for _, sel := range s.Selections {
+			switch n := sel.(type) {
+			case *ast.Field:
+				names = append(names, n.Name.Value)
+				if n.SelectionSet != nil {
+					if prev, ok := nested[n.Name.Value]; ok {
+						merged := &ast.SelectionSet{Selections: append(append([]ast.Selection{}, prev.Selections...), n.SelectionSet.Selections...)}
+						nested[n.Name.Value] = merged
+					} else {
+						nested[n.Name.Value] = n.SelectionSet
+					}
+				}
+			case *ast.InlineFragment:
+				walk(n.SelectionSet, depth+1)
+			case *ast.FragmentSpread:
+				if def, ok := info.Fragments[n.Name.Value].(*ast.FragmentDefinition); ok {
+					walk(def.SelectionSet, depth+1)
+				}
+			}
+		}
+	}
+	walk(set, 0)
+	return names, nested
+}
+
+func (r *Reader) resolveAuditEvents(p graphql.ResolveParams) (any, error) {
+	c, err := callerFor(p.Context, p.Args)
+	if err != nil {
+		return nil, err
+	}
+	var f audit.Filter
+	f.PatientID, _ = p.Args["patient"].(string)
+	f.ActorID, _ = p.Args["actor"].(string)
+	f.Action, _ = p.Args["action"].(string)
+	f.Outcome, _ = p.Args["outcome"].(string)
+	f.After, _ = p.Args["after"].(string)
+	f.Limit = 100
+	if n, ok := p.Args["first"].(int); ok {
+		if n < 1 || n > 1000 {
+			return nil, badRequest("first must be between 1 and 1000")
+		}
+		f.Limit = n
+	}
+	for _, tv := range []struct {
+		arg string
+		dst *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if s, ok := p.Args[tv.arg].(string); ok && s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, badRequest(tv.arg + " must be an RFC 3339 time")
+			}
+			*tv.dst = t
+		}
+	}
+	events, err := r.AuditEvents(p.Context, c, f)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	out := make([]map[string]any, len(events))
+	for i, e := range events {
+		out[i] = map[string]any{
+			"id": e.ID, "time": e.Time.Format(time.RFC3339Nano), "code": e.Code, "action": e.Action,
+			"outcome": e.Outcome, "actor": e.ActorID, "roles": e.ActorRoles, "organization": e.ActorOrg,
+			"application": e.Application, "purpose": e.Purpose, "patient": e.PatientID,
+			"recordType": e.RecordType, "recordIds": e.RecordIDs, "disclosed": e.Disclosed, "masked": e.Masked,
+			"policyRevision": e.PolicyRevision, "rules": e.Rules, "consents": e.Consents, "reason": e.Reason,
+			"requestId": e.RequestID, "shard": e.Shard, "seq": float64(e.Seq), "hash": e.Hash,
+		}
+	}
+	return out, nil
+}
+
+// APIError is an error as the API shows it: a message free of internals and
+// PHI, and a machine-readable code in the GraphQL error's extensions.
+type APIError struct {
+	Code    string // FORBIDDEN, NOT_FOUND, UNAVAILABLE, BAD_REQUEST, UNAUTHENTICATED
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+// Extensions implements graphql-go's gqlerrors.ExtendedError.
+func (e *APIError) Extensions() map[string]any { return map[string]any{"code": e.Code} }
+
+func badRequest(msg string) error { return &APIError{Code: "BAD_REQUEST", Message: msg} }
+
+// apiError translates internal errors at the edge.
+func apiError(err error) error {
+	var deny *DenyError
+	switch {
+	case errors.As(err, &deny):
+		return &APIError{Code: "FORBIDDEN", Message: deny.Error()}
+	case errors.Is(err, ErrNotFound):
+		return &APIError{Code: "NOT_FOUND", Message: "patient not found"}
+	case errors.Is(err, ErrAudit):
+		return &APIError{Code: "UNAVAILABLE", Message: ErrAudit.Error()}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &APIError{Code: "UNAVAILABLE", Message: "request cancelled"}
+	default:
+		return &APIError{Code: "UNAVAILABLE", Message: "temporarily unavailable; nothing disclosed"}
+	}
+}
+
+// callerFor builds the caller of a request from its identity and the
+// purpose arguments.
+func callerFor(ctx context.Context, args map[string]any) (Caller, error) {
+	id, ok := IdentityFrom(ctx)
+	if !ok {
+		return Caller{}, &APIError{Code: "UNAUTHENTICATED", Message: "authentication required"}
+	}
+	purpose, _ := args["purpose"].(string)
+	if purpose == "" && len(id.Purposes) > 0 {
+		purpose = id.Purposes[0]
+	}
+	if purpose == "" {
+		return Caller{}, badRequest("a purpose of use is required (token claim purpose_of_use or argument purpose)")
+	}
+	if !contains(id.Purposes, purpose) {
+		return Caller{}, &APIError{Code: "FORBIDDEN", Message: fmt.Sprintf("purpose %s is not granted by the token", purpose)}
+	}
+	reason, _ := args["breakGlassReason"].(string)
+	return Caller{
+		Subject: subjectOf(id, purpose, reason), Application: id.Application, RequestID: RequestIDFrom(ctx),
+	}, nil
+}

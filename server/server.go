@@ -1,0 +1,235 @@
+// Package server wires the hub's components into one running process: the
+// broker connection (or the embedded broker), the store, the key manager,
+// the patient index, the policy engine, the ingest pipeline and the GraphQL
+// API. Backends are chosen here by an explicit switch on configuration (not
+// by init-time registries); cmd/hub, the demo and the end-to-end tests all
+// start the hub through Start, so they run exactly the same wiring.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/broker"
+	"github.com/carecrest/hub/config"
+	"github.com/carecrest/hub/ingest"
+	"github.com/carecrest/hub/keys"
+	"github.com/carecrest/hub/keys/local"
+	"github.com/carecrest/hub/mpi"
+	"github.com/carecrest/hub/phi"
+	"github.com/carecrest/hub/policy"
+	"github.com/carecrest/hub/query"
+	"github.com/carecrest/hub/store/sqlite"
+	"github.com/segmentio/kafka-go"
+)
+
+// Hub is a running hub.
+type Hub struct {
+	Config *config.Config
+	Log    *slog.Logger
+
+	Broker   *broker.Broker // nil unless kafka.backend is embedded
+	Store    *sqlite.Store
+	Sealer   *phi.Sealer
+	Index    *mpi.Index
+	Policy   *policy.Engine
+	Reader   *query.Reader
+	Pipeline *ingest.Pipeline
+
+	consumer *kafka.Reader
+	dlq      *kafka.Writer
+	http     *http.Server
+	listener net.Listener
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func() error
+}
+
+// Start opens every component and starts ingest and the HTTP API. On error
+// whatever was opened is closed again.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (h *Hub, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h = &Hub{Config: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			h.Close()
+			h = nil
+		}
+	}()
+
+	brokers := cfg.Kafka.Brokers
+	switch cfg.Kafka.Backend {
+	case "embedded":
+		h.Broker, err = broker.Start(cfg.Kafka.Embedded, append(cfg.Kafka.Topics(), cfg.Ingest.DeadLetterTopic)...)
+		if err != nil {
+			return nil, err
+		}
+		h.closers = append(h.closers, func() error { h.Broker.Close(); return nil })
+		brokers = h.Broker.Addrs()
+		log.Info("embedded Kafka-protocol broker started", "addrs", strings.Join(brokers, ","))
+	case "kafka":
+	default:
+		return nil, fmt.Errorf("kafka.backend %q unknown; valid: %s", cfg.Kafka.Backend, strings.Join(config.BrokerBackends, ", "))
+	}
+
+	switch cfg.Store.Backend {
+	case "sqlite":
+		h.Store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.SQLite.Path, Shard: cfg.Instance})
+		if err != nil {
+			return nil, err
+		}
+		h.closers = append(h.closers, h.Store.Close)
+	default:
+		return nil, fmt.Errorf("store.backend %q unknown; valid: %s", cfg.Store.Backend, strings.Join(config.StoreBackends, ", "))
+	}
+
+	mgr, err := KeyManager(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.Sealer, err = phi.NewSealer(mgr, h.Store, phi.CacheConfig{Size: cfg.Keys.Cache.Size, TTL: cfg.Keys.Cache.TTL})
+	if err != nil {
+		return nil, err
+	}
+	indexKey, err := h.Sealer.DataKey(ctx, keys.OwnerIndex)
+	if err != nil {
+		return nil, fmt.Errorf("patient index key: %w", err)
+	}
+	h.Index = mpi.New(indexKey, h.Store)
+
+	h.Policy, err = policy.New(ctx, policy.Config{Dir: cfg.Policy.Dir}, log)
+	if err != nil {
+		return nil, err
+	}
+
+	h.dlq = &kafka.Writer{
+		Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 5 * time.Millisecond, WriteTimeout: 10 * time.Second,
+	}
+	h.closers = append(h.closers, h.dlq.Close)
+	h.Pipeline, err = ingest.New(cfg.Ingest, ingest.Deps{
+		Decode: ingest.Decode, Resolver: h.Index, Decider: h.Policy, Sealer: h.Sealer,
+		Store: h.Store, DeadLetter: h.dlq, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	h.Reader = &query.Reader{
+		Index: h.Index, Records: h.Store, Consents: h.Store, Decider: h.Policy, Opener: h.Sealer,
+		Audit: h.Store, Querier: h.Store, Logger: log,
+	}
+	schema, err := query.Schema(h.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("graphql schema: %w", err)
+	}
+	authn, err := NewAuthenticator(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", &query.Handler{Schema: schema, Auth: authn})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	h.listener, err = net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("http: listen %s: %w", cfg.HTTP.Addr, err)
+	}
+	h.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+
+	h.consumer = kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, GroupID: cfg.Kafka.Group, GroupTopics: cfg.Kafka.Topics(),
+		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond,
+		QueueCapacity:     2 * h.Pipeline.BatchSize(), // fetch ahead while a batch is being made durable
+		CommitInterval:    0,                          // synchronous: CommitMessages returns once the broker has the offsets
+		HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second,
+		JoinGroupBackoff: 500 * time.Millisecond, ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 250 * time.Millisecond,
+	})
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.cancel = cancel
+	h.wg.Go(func() {
+		if err := h.Pipeline.Run(runCtx, h.consumer); err != nil {
+			log.Error("ingest stopped", "err", err)
+		}
+	})
+	h.wg.Go(func() {
+		if err := h.http.Serve(h.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	})
+	log.Info("hub started", "instance", cfg.Instance, "graphql", h.GraphQLURL(), "policy", h.Policy.Revision(),
+		"store", cfg.Store.Backend, "keys", cfg.Keys.Backend, "topics", strings.Join(cfg.Kafka.Topics(), ","))
+	return h, nil
+}
+
+// KeyManager opens the configured key manager.
+func KeyManager(cfg *config.Config) (keys.Manager, error) {
+	switch cfg.Keys.Backend {
+	case "local":
+		if kr, err := local.FromEnv(); err == nil && kr != nil {
+			return kr, nil
+		}
+		return local.Open(cfg.Keys.Local.Path)
+	default:
+		return nil, fmt.Errorf("keys.backend %q unknown; valid: %s", cfg.Keys.Backend, strings.Join(config.KeyBackends, ", "))
+	}
+}
+
+// GraphQLURL is the API endpoint.
+func (h *Hub) GraphQLURL() string {
+	if h.listener == nil {
+		return ""
+	}
+	return "http://" + h.listener.Addr().String() + "/graphql"
+}
+
+// Brokers returns the bootstrap addresses the hub consumes from.
+func (h *Hub) Brokers() []string {
+	if h.Broker != nil {
+		return h.Broker.Addrs()
+	}
+	return h.Config.Kafka.Brokers
+}
+
+// VerifyAudit walks the audit chains.
+func (h *Hub) VerifyAudit(ctx context.Context) (audit.Report, error) {
+	return audit.Verify(ctx, h.Store)
+}
+
+// Close stops ingest and the API, then closes every component in reverse
+// order of opening. Work in flight finishes or is left uncommitted, never
+// half-done: an uncommitted batch is redelivered on the next start.
+func (h *Hub) Close() error {
+	if h.cancel != nil {
+		h.cancel()
+	}
+	if h.http != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = h.http.Shutdown(sctx)
+		cancel()
+	}
+	h.wg.Wait()
+	var errs []error
+	if h.consumer != nil {
+		errs = append(errs, h.consumer.Close())
+	}
+	for i := len(h.closers) - 1; i >= 0; i-- {
+		errs = append(errs, h.closers[i]())
+	}
+	h.closers = nil
+	return errors.Join(errs...)
+}
