@@ -1,0 +1,300 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/auth"
+	"github.com/carecrest/hub/server"
+	"github.com/segmentio/kafka-go"
+)
+
+// Options configure the tour.
+type Options struct {
+	Patients int
+	Out      io.Writer
+}
+
+// Role is a ready-made demo identity.
+type Role struct {
+	File     string // token file name under <data>/tokens
+	Subject  string
+	Name     string
+	Roles    []string
+	Purposes []string
+	App      string
+}
+
+// Roles are the identities the tour mints tokens for.
+var Roles = []Role{
+	{"physician.jwt", "dr.osei", "Dr. Kwame Osei", []string{"physician"}, []string{"TREAT", "ETREAT"}, "carecrest"},
+	{"nurse.jwt", "rn.hale", "RN Dana Hale", []string{"nurse"}, []string{"TREAT"}, "carecrest"},
+	{"billing.jwt", "bc.ruiz", "Marisol Ruiz", []string{"billing_clerk"}, []string{"HPAYMT"}, "carecrest-billing"},
+	{"privacy-officer.jwt", "po.nakamura", "Emi Nakamura", []string{"privacy_officer"}, []string{"HOPERAT"}, "hubctl"},
+}
+
+// PatientQuery is the README's example query.
+const PatientQuery = `query($mrn: String!, $purpose: String, $reason: String) {
+  patient(identifier: $mrn, purpose: $purpose, breakGlassReason: $reason) {
+    id
+    name { family given }
+    birthDate
+    gender
+    address { city }
+    telecom { value }
+    masked
+    observations {
+      code { coding { system code display } }
+      valueQuantity { value unit }
+      interpretation { coding { code } }
+      effectiveDateTime
+      masked
+    }
+    withheld { resourceType reason }
+  }
+}`
+
+// Run publishes the synthetic traffic to the running hub, waits until it is
+// stored, then shows reads by several roles and their audit trail.
+func Run(ctx context.Context, h *server.Hub, o Options) error {
+	out := o.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	n := o.Patients
+	if n < 3 {
+		n = 3
+	}
+	start := time.Now().UTC()
+	t := Generate(n, time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC))
+
+	section(out, "1. Synthetic hospital traffic over the Kafka protocol")
+	fmt.Fprintf(out, "Broker (embedded, Kafka protocol): %s\n", strings.Join(h.Brokers(), ","))
+	if err := publish(ctx, h.Brokers(), t.Messages); err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	for _, m := range t.Messages {
+		counts[m.Topic]++
+	}
+	for _, topic := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(out, "  published %3d messages to %s\n", counts[topic], topic)
+	}
+	stored, rejected, err := waitIngested(ctx, h, start, len(t.Messages))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Ingested: %d records stored (PHI encrypted per patient), %d messages dead-lettered to %s with a reason:\n",
+		stored, rejected, h.Config.Ingest.DeadLetterTopic)
+	rej, _ := h.Store.Query(ctx, audit.Filter{Action: audit.ActionReject, From: start})
+	for _, e := range rej {
+		fmt.Fprintf(out, "  - %s: %s\n", e.RequestID, e.Reason)
+	}
+
+	section(out, "2. Tokens for a few roles (dev-signed JWTs, valid 12 h)")
+	tokens, dir, err := mintTokens(h)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "GraphQL: %s\nTokens in %s:\n", h.GraphQLURL(), dir)
+	for _, r := range Roles {
+		fmt.Fprintf(out, "  %-20s %s, roles %v, purposes %v\n", r.File, r.Name, r.Roles, r.Purposes)
+	}
+
+	p := t.Patients[0]
+	section(out, fmt.Sprintf("3. A clinician reads patient %s (purpose TREAT): everything", p.Identifier()))
+	if err := show(ctx, out, h.GraphQLURL(), tokens["physician.jwt"], map[string]any{"mrn": p.Identifier()}); err != nil {
+		return err
+	}
+	section(out, "4. A billing clerk reads the same patient (purpose HPAYMT): minimum necessary")
+	fmt.Fprintln(out, "Phone is masked (null, listed in masked); lab results are withheld as a whole.")
+	if err := show(ctx, out, h.GraphQLURL(), tokens["billing.jwt"], map[string]any{"mrn": p.Identifier()}); err != nil {
+		return err
+	}
+	q := t.OptedOut
+	section(out, fmt.Sprintf("5. Patient %s opted out at the HIE: reads are denied...", q.Identifier()))
+	if err := show(ctx, out, h.GraphQLURL(), tokens["physician.jwt"], map[string]any{"mrn": q.Identifier()}); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\n...except break-the-glass (purpose ETREAT with a reason), which is audited with its own code:")
+	if err := show(ctx, out, h.GraphQLURL(), tokens["physician.jwt"], map[string]any{
+		"mrn": q.Identifier(), "purpose": "ETREAT", "reason": "unconscious in ED, suspected overdose"}); err != nil {
+		return err
+	}
+
+	section(out, "6. The audit trail of those reads (privacy officer's auditEvents query)")
+	if err := showAudit(ctx, out, h.GraphQLURL(), tokens["privacy-officer.jwt"], start); err != nil {
+		return err
+	}
+	rep, err := h.VerifyAudit(ctx)
+	if err != nil {
+		return err
+	}
+	verdict := "intact"
+	if !rep.OK() {
+		verdict = fmt.Sprintf("%d problems: %v", len(rep.Problems), rep.Problems)
+	}
+	fmt.Fprintf(out, "\nAudit hash chain: %d events in %d shard(s), %s.\n", rep.Events, rep.Shards, verdict)
+
+	section(out, "Try it yourself")
+	fmt.Fprintf(out, `curl -s %s \
+  -H "Authorization: Bearer $(cat %s)" \
+  -H 'Content-Type: application/json' \
+  -d '{"query":"{ patient(identifier: \"%s\") { name { family given } birthDate masked observations { code { coding { display } } valueQuantity { value unit } } } }"}'
+`, h.GraphQLURL(), filepath.Join(dir, "billing.jwt"), p.Identifier())
+	return nil
+}
+
+func section(out io.Writer, title string) {
+	fmt.Fprintf(out, "\n\033[1m== %s\033[0m\n", title)
+}
+
+func publish(ctx context.Context, brokers []string, msgs []kafka.Message) error {
+	w := &kafka.Writer{
+		Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 5 * time.Millisecond,
+	}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("publish demo traffic: %w", err)
+	}
+	return nil
+}
+
+// waitIngested waits until every message published since start is either
+// stored (its write audited) or dead-lettered (its rejection audited).
+func waitIngested(ctx context.Context, h *server.Hub, start time.Time, messages int) (stored, rejected int, err error) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		evs, err := h.Store.Query(ctx, audit.Filter{From: start, Limit: 10000})
+		if err != nil {
+			return 0, 0, err
+		}
+		seen := map[string]bool{}
+		stored, rejected = 0, 0
+		for _, e := range evs {
+			switch e.Action {
+			case audit.ActionWrite:
+				stored += len(e.RecordIDs)
+			case audit.ActionReject:
+				rejected++
+			default:
+				continue
+			}
+			seen[e.RequestID] = true
+		}
+		total, _ := h.Store.CountRecords(ctx)
+		if len(seen) >= messages || (total > 0 && time.Now().After(deadline)) {
+			return total, rejected, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("demo traffic not ingested after 60s (%d of %d messages)", len(seen), messages)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func mintTokens(h *server.Hub) (map[string]string, string, error) {
+	signer, err := auth.LoadSigner(h.Config.Auth.DevSigningKey)
+	if err != nil {
+		return nil, "", fmt.Errorf("demo signing key: %w", err)
+	}
+	dir := filepath.Join(h.Config.DataDir, "tokens")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", err
+	}
+	out := map[string]string{}
+	for _, r := range Roles {
+		tok, err := signer.Mint(auth.Claims{
+			Subject: r.Subject, Name: r.Name, Roles: r.Roles, Purposes: r.Purposes, Application: r.App,
+			Org: "Riverton General", Issuer: h.Config.Auth.Issuer, Audience: h.Config.Auth.Audience,
+		}, 12*time.Hour)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, r.File), []byte(tok+"\n"), 0o600); err != nil {
+			return nil, "", err
+		}
+		out[r.File] = tok
+	}
+	return out, dir, nil
+}
+
+// Post sends a GraphQL request and returns the decoded response.
+func Post(ctx context.Context, url, token, query string, vars map[string]any) (map[string]any, error) {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("graphql response (HTTP %d): %w", resp.StatusCode, err)
+	}
+	return out, nil
+}
+
+func show(ctx context.Context, out io.Writer, url, token string, vars map[string]any) error {
+	res, err := Post(ctx, url, token, PatientQuery, vars)
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Fprintln(out, string(b))
+	return nil
+}
+
+const auditQuery = `query($from: String) {
+  auditEvents(from: $from, first: 200) {
+    time code action outcome actor roles purpose patient recordType disclosed masked reason
+  }
+}`
+
+func showAudit(ctx context.Context, out io.Writer, url, token string, from time.Time) error {
+	res, err := Post(ctx, url, token, auditQuery, map[string]any{"from": from.Format(time.RFC3339Nano)})
+	if err != nil {
+		return err
+	}
+	data, _ := res["data"].(map[string]any)
+	evs, _ := data["auditEvents"].([]any)
+	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "CODE\tACTION\tOUTCOME\tACTOR\tPURPOSE\tPATIENT\tTYPE\tDISCLOSED / MASKED / REASON")
+	for _, x := range evs {
+		e, _ := x.(map[string]any)
+		if e["action"] == audit.ActionWrite {
+			continue // the ingest writes; shown as counts above
+		}
+		detail := fmt.Sprintf("%v", e["disclosed"])
+		if m, _ := e["masked"].([]any); len(m) > 0 {
+			detail += fmt.Sprintf(" masked %v", m)
+		}
+		if r, _ := e["reason"].(string); r != "" {
+			detail += " — " + r
+		}
+		fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\t%s\n", e["code"], e["action"], e["outcome"], e["actor"], e["purpose"], e["patient"], e["recordType"], detail)
+	}
+	return tw.Flush()
+}
