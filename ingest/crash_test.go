@@ -89,7 +89,7 @@ func produce(t *testing.T, brokers []string, msgs ...kafka.Message) {
 	}
 }
 
-func writeEvents(t *testing.T, st *sqlite.Store) int {
+func countWriteEvents(t *testing.T, st *sqlite.Store) int {
 	t.Helper()
 	evs, err := st.Query(context.Background(), audit.Filter{Action: audit.ActionWrite, Limit: 10000})
 	if err != nil {
@@ -145,7 +145,7 @@ func TestCrashBetweenStoreAndCommit(t *testing.T) {
 	defer rd2.Close()
 	go func() { done <- p2.Run(ctx2, rd2) }()
 	deadline := time.Now().Add(30 * time.Second)
-	for (writeEvents(t, r.store) < n || counting.duplicates.Load() < int64(stored)) && time.Now().Before(deadline) {
+	for (countWriteEvents(t, r.store) < n || counting.duplicates.Load() < int64(stored)) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
@@ -160,7 +160,7 @@ func TestCrashBetweenStoreAndCommit(t *testing.T) {
 	if got != n {
 		t.Errorf("records = %d, want exactly %d", got, n)
 	}
-	if w := writeEvents(t, r.store); w != n {
+	if w := countWriteEvents(t, r.store); w != n {
 		t.Errorf("write audit events = %d, want exactly %d", w, n)
 	}
 	rep, err := audit.Verify(context.Background(), r.store)
@@ -232,7 +232,7 @@ func TestOutagePausesWithoutLoss(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, rd) }()
 	deadline := time.Now().Add(30 * time.Second)
-	for writeEvents(t, r.store) < n && time.Now().Before(deadline) {
+	for countWriteEvents(t, r.store) < n && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()

@@ -35,8 +35,10 @@ type Sink interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// Sealer encrypts records and blobs (phi.Sealer).
+// Sealer encrypts records and blobs (phi.Sealer). Prepare loads or creates
+// the data keys of a batch's patients in one round trip before sealing.
 type Sealer interface {
+	Prepare(ctx context.Context, owners []string) error
 	Seal(ctx context.Context, rec *record.Record) (record.Sealed, error)
 	SealBlob(ctx context.Context, owner string, plaintext, aad []byte) ([]byte, error)
 }

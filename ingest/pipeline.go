@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,6 +126,7 @@ type item struct {
 	sealed   []record.Sealed
 	consents []store.ConsentVersion
 	events   []audit.Event
+	allowed  map[string]policy.Decision // write decision per record type
 
 	// rejection, when set, sends the message to the dead-letter topic.
 	reject     string // reason, free of PHI
@@ -162,6 +164,17 @@ func (p *Pipeline) Process(ctx context.Context, msgs []kafka.Message) (Stats, er
 	}
 	if err := p.decide(ctx, items, now); err != nil {
 		return Stats{}, err
+	}
+	var owners []string
+	for _, it := range items {
+		if it.reject == "" {
+			for i := range it.recs {
+				owners = append(owners, it.recs[i].PatientID)
+			}
+		}
+	}
+	if err := p.Sealer.Prepare(ctx, owners); err != nil {
+		return Stats{}, fmt.Errorf("ingest: data keys: %w", err)
 	}
 	var sealErr error
 	var errMu sync.Mutex
@@ -330,7 +343,10 @@ func (p *Pipeline) decide(ctx context.Context, items []*item, now time.Time) err
 				it.events = []audit.Event{{Rules: d.Rules, PolicyRevision: d.Revision, PatientID: r.PatientID, RecordType: r.Type}}
 				break
 			}
-			it.events = append(it.events, writeEvent(it, r, d, now))
+			if it.allowed == nil {
+				it.allowed = map[string]policy.Decision{}
+			}
+			it.allowed[r.Type] = d
 		}
 	}
 	return nil
@@ -368,15 +384,48 @@ func (p *Pipeline) seal(ctx context.Context, it *item) error {
 			return nil
 		}
 		it.sealed = append(it.sealed, s)
-		// The write event names the PHI elements written.
-		for j := range it.events {
-			if len(it.events[j].RecordIDs) == 1 && it.events[j].RecordIDs[0] == r.ID && it.events[j].Code == audit.CodeRecordWrite {
-				it.events[j].Disclosed = s.FieldNames()
-				sort.Strings(it.events[j].Disclosed)
+	}
+	it.events = append(it.events, writeEvents(it, it.recs[0].Received)...)
+	return nil
+}
+
+// writeEvents audits an accepted message: one event per patient and record
+// type, naming the records and the PHI elements written. Its key makes it
+// idempotent under redelivery.
+func writeEvents(it *item, now time.Time) []audit.Event {
+	type group struct{ patient, typ string }
+	var order []group
+	byGroup := map[group]*audit.Event{}
+	for i := range it.sealed {
+		s := &it.sealed[i]
+		g := group{s.PatientID, s.Type}
+		e, ok := byGroup[g]
+		if !ok {
+			d := it.allowed[s.Type]
+			e = &audit.Event{
+				Time: now, Code: audit.CodeRecordWrite, Action: audit.ActionWrite, Outcome: audit.OutcomeAllow,
+				ActorID: it.source, ActorRoles: []string{"source-system"}, Application: it.msg.Topic,
+				PatientID: s.PatientID, RecordType: s.Type,
+				PolicyRevision: d.Revision, Rules: d.Rules, RequestID: requestID(it.msg),
+				Key: "w|" + s.Key,
+			}
+			byGroup[g] = e
+			order = append(order, g)
+		}
+		e.RecordIDs = append(e.RecordIDs, s.ID)
+		for el := range s.Fields {
+			if !slices.Contains(e.Disclosed, el) {
+				e.Disclosed = append(e.Disclosed, el)
 			}
 		}
 	}
-	return nil
+	out := make([]audit.Event, 0, len(order))
+	for _, g := range order {
+		e := byGroup[g]
+		sort.Strings(e.Disclosed)
+		out = append(out, *e)
+	}
+	return out
 }
 
 // ConsentID is the stable id of a consent directive across its versions,
@@ -426,16 +475,6 @@ func requestID(m kafka.Message) string {
 	return "kafka:" + m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
 }
 
-func writeEvent(it *item, r *record.Record, d policy.Decision, now time.Time) audit.Event {
-	return audit.Event{
-		Time: now, Code: audit.CodeRecordWrite, Action: audit.ActionWrite, Outcome: audit.OutcomeAllow,
-		ActorID: it.source, ActorRoles: []string{"source-system"}, Application: it.msg.Topic,
-		PatientID: r.PatientID, RecordType: r.Type, RecordIDs: []string{r.ID},
-		PolicyRevision: d.Revision, Rules: d.Rules, RequestID: requestID(it.msg),
-		Key: "w|" + r.Key,
-	}
-}
-
 func consentEvent(it *item, r *record.Record, d consent.Directive) audit.Event {
 	return audit.Event{
 		Time: r.Received, Code: audit.CodeConsentChange, Action: audit.ActionConsent, Outcome: audit.OutcomeAllow,
@@ -460,3 +499,6 @@ func (p *Pipeline) rejectEvent(it *item, now time.Time) audit.Event {
 	e.Key = "x|" + requestID(it.msg)
 	return e
 }
+
+// BatchSize is the most messages one batch holds.
+func (p *Pipeline) BatchSize() int { return p.cfg.BatchSize }

@@ -48,3 +48,15 @@ const (
 	OwnerIndex      = "hub:index"      // keyed hashes of identifiers (patient index)
 	OwnerDeadLetter = "hub:deadletter" // payloads of dead-lettered messages
 )
+
+// BatchWrappedStore is a WrappedStore that reads and writes many owners'
+// wrapped keys in one round trip, so a batch of new patients costs one
+// durable write instead of one per patient.
+//
+// Contract: as WrappedStore, for every owner in the call; the write is one
+// durable unit.
+type BatchWrappedStore interface {
+	WrappedStore
+	GetWrappedMany(ctx context.Context, owners []string) (map[string][]byte, error)
+	PutWrappedManyIfAbsent(ctx context.Context, wrapped map[string][]byte) (stored map[string][]byte, err error)
+}

@@ -199,3 +199,83 @@ func newDataKey(key []byte) (*dataKey, error) {
 	}
 	return &dataKey{key: key, aead: aead}, nil
 }
+
+// Prepare makes sure the data keys of owners are in the cache, creating the
+// missing ones. With a keys.BatchWrappedStore it reads the stored keys in
+// one call and stores all new ones in one durable write, so sealing a batch
+// of records for many new patients does not make one durable write per
+// patient; otherwise it loads each owner in turn.
+func (s *Sealer) Prepare(ctx context.Context, owners []string) error {
+	now := s.now()
+	seen := make(map[string]bool, len(owners))
+	var missing []string
+	for _, o := range owners {
+		if o == "" || seen[o] {
+			continue
+		}
+		seen[o] = true
+		if s.cache.get(o, now) == nil {
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	bs, ok := s.store.(keys.BatchWrappedStore)
+	if !ok {
+		for _, o := range missing {
+			if _, err := s.dataKey(ctx, o, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	stored, err := bs.GetWrappedMany(ctx, missing)
+	if err != nil {
+		return fmt.Errorf("phi: read wrapped data keys: %w", err)
+	}
+	fresh := make(map[string][]byte)
+	plain := make(map[string][]byte)
+	for _, o := range missing {
+		if w, ok := stored[o]; ok {
+			dk, err := s.unwrap(ctx, o, w)
+			if err != nil {
+				return err
+			}
+			s.cache.put(o, dk, s.now())
+			continue
+		}
+		p, w, err := s.mgr.GenerateDataKey(ctx, o)
+		if err != nil {
+			return fmt.Errorf("phi: generate data key: %w", err)
+		}
+		fresh[o], plain[o] = w, p
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	won, err := bs.PutWrappedManyIfAbsent(ctx, fresh)
+	if err != nil {
+		for _, p := range plain {
+			clear(p)
+		}
+		return fmt.Errorf("phi: store wrapped data keys: %w", err)
+	}
+	for o, w := range fresh {
+		var dk *dataKey
+		if bytes.Equal(won[o], w) {
+			dk, err = newDataKey(plain[o])
+		} else { // another writer stored a key first: use it
+			clear(plain[o])
+			if len(won[o]) == 0 {
+				return errors.New("phi: store wrapped data keys: store returned no key")
+			}
+			dk, err = s.unwrap(ctx, o, won[o])
+		}
+		if err != nil {
+			return err
+		}
+		s.cache.put(o, dk, s.now())
+	}
+	return nil
+}

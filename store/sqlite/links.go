@@ -100,3 +100,71 @@ func (s *Store) PutWrappedIfAbsent(ctx context.Context, owner string, wrapped []
 	}
 	return w, nil
 }
+
+// GetWrappedMany implements keys.BatchWrappedStore.
+func (s *Store) GetWrappedMany(ctx context.Context, owners []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(owners))
+	const chunk = 500
+	for start := 0; start < len(owners); start += chunk {
+		part := owners[start:min(start+chunk, len(owners))]
+		args := make([]any, len(part))
+		for i, o := range part {
+			args[i] = o
+		}
+		rows, err := s.db.QueryContext(ctx,
+			`SELECT owner, wrapped FROM data_keys WHERE owner IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, unavailable("query data keys", err)
+		}
+		for rows.Next() {
+			var o string
+			var w []byte
+			if err := rows.Scan(&o, &w); err != nil {
+				rows.Close()
+				return nil, unavailable("scan data key", err)
+			}
+			out[o] = w
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, unavailable("read data keys", err)
+		}
+	}
+	return out, nil
+}
+
+// PutWrappedManyIfAbsent implements keys.BatchWrappedStore in one
+// transaction.
+func (s *Store) PutWrappedManyIfAbsent(ctx context.Context, wrapped map[string][]byte) (map[string][]byte, error) {
+	owners := make([]string, 0, len(wrapped))
+	for o := range wrapped {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
+	s.mu.Lock()
+	err := func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return unavailable("begin", err)
+		}
+		defer tx.Rollback()
+		now := s.now().UnixNano()
+		for _, o := range owners {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO data_keys (owner, wrapped, created_ns) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+				o, wrapped[o], now); err != nil {
+				return unavailable("insert data key", err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return unavailable("commit", err)
+		}
+		return nil
+	}()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return s.GetWrappedMany(ctx, owners)
+}

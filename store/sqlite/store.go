@@ -67,14 +67,15 @@ type Store struct {
 }
 
 var (
-	_ store.Committer     = (*Store)(nil)
-	_ store.RecordReader  = (*Store)(nil)
-	_ store.ConsentReader = (*Store)(nil)
-	_ audit.Appender      = (*Store)(nil)
-	_ audit.Querier       = (*Store)(nil)
-	_ audit.ChainReader   = (*Store)(nil)
-	_ keys.WrappedStore   = (*Store)(nil)
-	_ mpi.Links           = (*Store)(nil)
+	_ store.Committer        = (*Store)(nil)
+	_ store.RecordReader     = (*Store)(nil)
+	_ store.ConsentReader    = (*Store)(nil)
+	_ audit.Appender         = (*Store)(nil)
+	_ audit.Querier          = (*Store)(nil)
+	_ audit.ChainReader      = (*Store)(nil)
+	_ keys.WrappedStore      = (*Store)(nil)
+	_ keys.BatchWrappedStore = (*Store)(nil)
+	_ mpi.Links              = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the database at cfg.Path.
