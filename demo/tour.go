@@ -52,14 +52,11 @@ const PatientQuery = `query($mrn: String!, $purpose: String, $reason: String) {
     name { family given }
     birthDate
     gender
-    address { city }
     telecom { value }
     masked
     observations {
-      code { coding { system code display } }
+      code { coding { code display } }
       valueQuantity { value unit }
-      interpretation { coding { code } }
-      effectiveDateTime
       masked
     }
     withheld { resourceType reason }
@@ -119,7 +116,7 @@ func Run(ctx context.Context, h *server.Hub, o Options) error {
 		return err
 	}
 	section(out, "4. A billing clerk reads the same patient (purpose HPAYMT): minimum necessary")
-	fmt.Fprintln(out, "Phone is masked (null, listed in masked); lab results are withheld as a whole.")
+	fmt.Fprintln(out, "Phone and gender are masked (null, listed in masked); lab results are withheld as a whole.")
 	if err := show(ctx, out, h.GraphQLURL(), tokens["billing.jwt"], map[string]any{"mrn": p.Identifier()}); err != nil {
 		return err
 	}

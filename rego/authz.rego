@@ -88,11 +88,14 @@ full_decision := d if {
 	d := deny(rules)
 }
 
+# A deny's reasons say why it was denied: every matched rule is listed in
+# rules (for audit and explain), but a grant that a block overrode is not a
+# reason for the denial.
 deny(rules) := {
 	"allow": false,
 	"fields": [],
 	"rules": rules,
-	"reasons": [object.get(reason, r, r) | some r in rules],
+	"reasons": [object.get(reason, r, r) | some r in rules; not r in grants],
 	"consents": sort({c.id | some c in opt_outs}),
 }
 
