@@ -60,3 +60,63 @@ type BatchWrappedStore interface {
 	GetWrappedMany(ctx context.Context, owners []string) (map[string][]byte, error)
 	PutWrappedManyIfAbsent(ctx context.Context, wrapped map[string][]byte) (stored map[string][]byte, err error)
 }
+
+// Rotator is a Manager whose key-encryption key can be rotated, and whose
+// wrapped data keys can be re-wrapped under the newest KEK version without
+// the data keys ever leaving the key manager in plaintext (Vault Transit's
+// rotate and rewrap).
+//
+// Contract: after Rotate, new wrapped keys use the new version and old
+// wrapped keys still unwrap until re-wrapped; Rewrap returns the same data
+// key wrapped under the newest version, for the same owner only.
+type Rotator interface {
+	Manager
+	Rotate(ctx context.Context) error
+	Rewrap(ctx context.Context, owner string, wrapped []byte) ([]byte, error)
+}
+
+// MaintainedStore is a WrappedStore that supports key maintenance: listing
+// for re-wrap after a rotation, replacing a key by its re-wrapped form, and
+// destroying an owner's key (crypto-shredding: everything sealed under it
+// becomes unreadable wherever it is stored).
+//
+// Contract: ReplaceWrapped and DestroyWrapped return only when durable; after
+// DestroyWrapped, GetWrapped reports the owner absent and
+// PutWrappedIfAbsent refuses to create a new key for it (ErrDestroyed), so
+// an erased patient's data cannot be re-keyed by accident.
+type MaintainedStore interface {
+	WrappedStore
+	RangeWrapped(ctx context.Context, fn func(owner string, wrapped []byte) error) error
+	ReplaceWrapped(ctx context.Context, owner string, wrapped []byte) error
+	DestroyWrapped(ctx context.Context, owner string) error
+}
+
+// ErrDestroyed reports an owner whose data key was destroyed.
+var ErrDestroyed = errors.New("keys: data key destroyed")
+
+// RewrapAll re-wraps every stored data key under the manager's newest KEK
+// version and returns how many it re-wrapped. It is safe to run while the
+// hub serves: a key is replaced only by the same key, re-wrapped.
+func RewrapAll(ctx context.Context, m Rotator, s MaintainedStore) (int, error) {
+	type item struct {
+		owner   string
+		wrapped []byte
+	}
+	var all []item
+	if err := s.RangeWrapped(ctx, func(owner string, wrapped []byte) error {
+		all = append(all, item{owner, wrapped})
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for i, it := range all {
+		nw, err := m.Rewrap(ctx, it.owner, it.wrapped)
+		if err != nil {
+			return i, err
+		}
+		if err := s.ReplaceWrapped(ctx, it.owner, nw); err != nil {
+			return i, err
+		}
+	}
+	return len(all), nil
+}
