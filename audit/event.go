@@ -17,6 +17,7 @@ const (
 	CodeRecordRead      = "CC2000I" // records disclosed to a reader
 	CodeRecordReadDeny  = "CC2001W" // a read was denied
 	CodeBreakGlass      = "CC2002W" // a read under break-the-glass
+	CodeReadFailed      = "CC2003E" // a read failed closed (keys or store unavailable): nothing disclosed
 	CodeConsentChange   = "CC3000I" // a consent was recorded, changed or withdrawn
 	CodeAuditQuery      = "CC4000I" // the audit log was queried
 	CodeAuditQueryDeny  = "CC4001W" // an audit query was denied

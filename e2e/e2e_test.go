@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/carecrest/hub/demo"
 	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/keys"
+	"github.com/carecrest/hub/record"
 	"github.com/carecrest/hub/server"
 	"github.com/segmentio/kafka-go"
 )
@@ -401,3 +403,38 @@ func TestReadFailsClosedWhenAuditFails(t *testing.T) {
 type failingAppender struct{}
 
 func (failingAppender) Append(context.Context, []audit.Event) error { return audit.ErrUnavailable }
+
+// TestReadFailsClosedWhenKeysFail: with the key manager down (and no cached
+// keys), a read returns no data, says why, and the failure is audited.
+func TestReadFailsClosedWhenKeysFail(t *testing.T) {
+	h := startHub(t)
+	traffic := demo.Generate(3, time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC))
+	publish(t, h, traffic.Messages)
+	waitMessages(t, h, len(traffic.Messages))
+	physician := mint(t, h, "dr.osei", []string{"physician"}, []string{"TREAT"})
+
+	h.Reader.Opener = failingOpener{}
+	r := gql(t, h, physician, demo.PatientQuery, map[string]any{"mrn": traffic.Patients[0].Identifier()})
+	if r.code() != "UNAVAILABLE" || r.Data["patient"] != nil {
+		t.Fatalf("with keys down: code %q, data %v; want UNAVAILABLE and no data", r.code(), r.Data)
+	}
+	if !strings.Contains(r.Errors[0].Message, "key manager unavailable") {
+		t.Errorf("message %q does not say why", r.Errors[0].Message)
+	}
+	evs, _ := h.Store.Query(context.Background(), audit.Filter{ActorID: "dr.osei"})
+	var failed int
+	for _, e := range evs {
+		if e.Code == audit.CodeReadFailed && e.Outcome == audit.OutcomeError && len(e.Disclosed) == 0 {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("read-failed audit events = %d, want 1", failed)
+	}
+}
+
+type failingOpener struct{}
+
+func (failingOpener) Open(context.Context, *record.Sealed, []string) (map[string]any, error) {
+	return nil, fmt.Errorf("vault: %w", keys.ErrUnavailable)
+}

@@ -244,3 +244,72 @@ func TestOutagePausesWithoutLoss(t *testing.T) {
 		t.Errorf("records = %d, want %d", got, n)
 	}
 }
+
+// outageManager fails like a sealed Vault until healed.
+type outageManager struct {
+	keys.Manager
+	down  atomic.Bool
+	calls atomic.Int32
+}
+
+func (m *outageManager) GenerateDataKey(ctx context.Context, owner string) ([]byte, []byte, error) {
+	m.calls.Add(1)
+	if m.down.Load() {
+		return nil, nil, fmt.Errorf("vault sealed: %w", keys.ErrUnavailable)
+	}
+	return m.Manager.GenerateDataKey(ctx, owner)
+}
+
+// TestKeyManagerOutagePausesIngest: while the key manager is down, ingest
+// neither stores, dead-letters nor commits; when it returns, everything is
+// stored once.
+func TestKeyManagerOutagePausesIngest(t *testing.T) {
+	r := newRig(t)
+	kr, err := local.FromKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr := &outageManager{Manager: kr}
+	mgr.down.Store(true)
+	sealer, err := phi.NewSealer(mgr, r.store, phi.CacheConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := r.deps
+	deps.Sealer = sealer
+	const n = 8
+	var msgs []kafka.Message
+	for i := range n {
+		msgs = append(msgs, adt(200+i))
+	}
+	produce(t, r.brokers, msgs...)
+	p, err := New(Config{BatchSize: 100, BatchWait: 100 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	rd := r.reader()
+	defer rd.Close()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, rd) }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for mgr.calls.Load() < 5 && time.Now().Before(deadline) { // several retries while down
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got, _ := r.store.CountRecords(context.Background()); got != 0 {
+		t.Fatalf("%d records stored while the key manager was down", got)
+	}
+	if rej, _ := r.store.Query(context.Background(), audit.Filter{Action: audit.ActionReject}); len(rej) != 0 {
+		t.Fatalf("%d messages dead-lettered during an outage; they must wait instead", len(rej))
+	}
+	mgr.down.Store(false)
+	for countWriteEvents(t, r.store) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if got, _ := r.store.CountRecords(context.Background()); got != n {
+		t.Fatalf("records after recovery = %d, want %d", got, n)
+	}
+}

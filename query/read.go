@@ -17,6 +17,8 @@ import (
 
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/consent"
+	"github.com/carecrest/hub/keys"
+	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
 	"github.com/carecrest/hub/record"
 	"github.com/carecrest/hub/store"
@@ -54,6 +56,7 @@ var (
 	ErrForbidden = errors.New("access denied")
 	ErrNotFound  = errors.New("not found")
 	ErrAudit     = errors.New("audit unavailable: nothing disclosed")
+	ErrKeys      = errors.New("key manager unavailable: nothing disclosed")
 )
 
 // DenyError is a denial with the policy's reasons.
@@ -179,7 +182,7 @@ func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, wa
 			show, hide := split(want[typ], s, d)
 			data, err := r.Opener.Open(ctx, s, show)
 			if err != nil {
-				return nil, fmt.Errorf("query: decrypt %s: %w", typ, err)
+				return nil, r.failClosed(ctx, c, patientID, typ, d, now, err)
 			}
 			allowedIDs = append(allowedIDs, s.ID)
 			disclosed = union(disclosed, show)
@@ -238,6 +241,38 @@ func (r *Reader) LookupPatient(ctx context.Context, c Caller, id record.Identifi
 		return "", ErrNotFound
 	}
 	return pid, nil
+}
+
+// failClosed records a read that could not decrypt (key manager down, key
+// destroyed, integrity failure) and returns the error the caller sees.
+// Nothing is disclosed, not even what was decrypted before the failure.
+func (r *Reader) failClosed(ctx context.Context, c Caller, patientID, typ string, d policy.Decision, now time.Time, cause error) error {
+	r.log().Error("query: decrypt failed; failing closed", "record_type", typ, "err", cause)
+	e := r.event(c, patientID, typ, d, nil, nil, nil, now)
+	e.Code, e.Outcome = audit.CodeReadFailed, audit.OutcomeError
+	e.Reason = "decryption failed: " + category(cause)
+	if err := r.appendDetached(ctx, []audit.Event{e}); err != nil {
+		return err
+	}
+	return ErrKeys
+}
+
+// category names an error's class for audit rows, without its text.
+func category(err error) string {
+	switch {
+	case errors.Is(err, keys.ErrUnavailable):
+		return "key manager unavailable"
+	case errors.Is(err, keys.ErrDenied):
+		return "key manager denied"
+	case errors.Is(err, phi.ErrNoKey):
+		return "data key destroyed or missing"
+	case errors.Is(err, phi.ErrIntegrity):
+		return "integrity check failed"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	default:
+		return "internal error"
+	}
 }
 
 // split divides the requested PHI elements into those the decision allows

@@ -291,6 +291,8 @@ func apiError(err error) error {
 		return &APIError{Code: "NOT_FOUND", Message: "patient not found"}
 	case errors.Is(err, ErrAudit):
 		return &APIError{Code: "UNAVAILABLE", Message: ErrAudit.Error()}
+	case errors.Is(err, ErrKeys):
+		return &APIError{Code: "UNAVAILABLE", Message: ErrKeys.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &APIError{Code: "UNAVAILABLE", Message: "request cancelled"}
 	default:
