@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -311,5 +312,46 @@ func TestKeyManagerOutagePausesIngest(t *testing.T) {
 	<-done
 	if got, _ := r.store.CountRecords(context.Background()); got != n {
 		t.Fatalf("records after recovery = %d, want %d", got, n)
+	}
+}
+
+// TestErasedPatientRejectedNotRekeyed: after a patient's data key is
+// destroyed (crypto-shredding), new data for them is dead-lettered with a
+// reason; no new key is made and the messages behind it carry on.
+func TestErasedPatientRejectedNotRekeyed(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	p, err := New(Config{BatchSize: 10, BatchWait: 50 * time.Millisecond}, r.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Process(ctx, []kafka.Message{adt(300)}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := r.store.Query(ctx, audit.Filter{Action: audit.ActionWrite})
+	if len(recs) != 1 {
+		t.Fatalf("write events = %d", len(recs))
+	}
+	erased := recs[0].PatientID
+	if err := r.store.DestroyWrapped(ctx, erased); err != nil {
+		t.Fatal(err)
+	}
+	r.deps.Sealer.(*phi.Sealer).Evict(erased)
+
+	again := adt(300)
+	again.Value = []byte(strings.Replace(string(again.Value), "MSG0300", "MSG0300-2", 1))
+	st, err := p.Process(ctx, []kafka.Message{again, adt(301)})
+	if err != nil {
+		t.Fatalf("an erased patient blocked the batch: %v", err)
+	}
+	if st.Rejected != 1 || st.Records != 1 {
+		t.Fatalf("stats %+v: want the erased patient's message rejected and the other stored", st)
+	}
+	rej, _ := r.store.Query(ctx, audit.Filter{Action: audit.ActionReject})
+	if len(rej) != 1 || !strings.Contains(rej[0].Reason, "destroyed") {
+		t.Fatalf("rejections %+v", rej)
+	}
+	if _, ok, _ := r.store.GetWrapped(ctx, erased); ok {
+		t.Fatal("a destroyed key came back")
 	}
 }

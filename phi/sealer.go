@@ -262,14 +262,17 @@ func (s *Sealer) Prepare(ctx context.Context, owners []string) error {
 		return fmt.Errorf("phi: store wrapped data keys: %w", err)
 	}
 	for o, w := range fresh {
+		if _, ok := won[o]; !ok {
+			// Destroyed owner (erased patient): no key. Sealing its records
+			// fails with keys.ErrDestroyed and the message is rejected.
+			clear(plain[o])
+			continue
+		}
 		var dk *dataKey
 		if bytes.Equal(won[o], w) {
 			dk, err = newDataKey(plain[o])
 		} else { // another writer stored a key first: use it
 			clear(plain[o])
-			if len(won[o]) == 0 {
-				return errors.New("phi: store wrapped data keys: store returned no key")
-			}
 			dk, err = s.unwrap(ctx, o, won[o])
 		}
 		if err != nil {

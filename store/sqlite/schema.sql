@@ -82,3 +82,10 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+
+-- Owners whose data key was destroyed (crypto-shredding). A destroyed owner
+-- never gets a new key: data arriving for an erased patient is rejected.
+CREATE TABLE IF NOT EXISTS destroyed_keys (
+    owner        TEXT PRIMARY KEY,
+    destroyed_ns INTEGER NOT NULL
+);

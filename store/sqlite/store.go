@@ -75,6 +75,7 @@ var (
 	_ audit.ChainReader      = (*Store)(nil)
 	_ keys.WrappedStore      = (*Store)(nil)
 	_ keys.BatchWrappedStore = (*Store)(nil)
+	_ keys.MaintainedStore   = (*Store)(nil)
 	_ mpi.Links              = (*Store)(nil)
 )
 
