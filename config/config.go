@@ -18,6 +18,7 @@ import (
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/broker"
 	"github.com/carecrest/hub/ingest"
+	"github.com/carecrest/hub/keys/vault"
 	"gopkg.in/yaml.v3"
 )
 
@@ -25,7 +26,7 @@ import (
 var (
 	BrokerBackends = []string{"embedded", "kafka"}
 	StoreBackends  = []string{"sqlite"}
-	KeyBackends    = []string{"local"}
+	KeyBackends    = []string{"local", "vault"}
 )
 
 // Config is the whole hub configuration.
@@ -82,6 +83,8 @@ type Keys struct {
 		// set, supplies the key-encryption key instead.
 		Path string `yaml:"path"`
 	} `yaml:"local"`
+	// Vault configures the Vault Transit key manager (backend vault).
+	Vault vault.Config `yaml:"vault"`
 	Cache struct {
 		Size int           `yaml:"size"`
 		TTL  time.Duration `yaml:"ttl"`
@@ -146,6 +149,9 @@ func (c *Config) Defaults() {
 	if c.Keys.Backend == "" {
 		c.Keys.Backend = "local"
 	}
+	if c.Keys.Backend == "vault" {
+		c.Keys.Vault.Defaults()
+	}
 	if c.Keys.Local.Path == "" {
 		c.Keys.Local.Path = filepath.Join(c.DataDir, "keyring.json")
 	}
@@ -188,6 +194,11 @@ func (c *Config) Validate() error {
 	oneOf("keys.backend", c.Keys.Backend, KeyBackends)
 	oneOf("log.level", c.Log.Level, []string{"debug", "info", "warn", "error"})
 	oneOf("log.format", c.Log.Format, []string{"text", "json"})
+	if c.Keys.Backend == "vault" {
+		if err := c.Keys.Vault.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("keys.vault: %w", err))
+		}
+	}
 	if c.Kafka.Backend == "kafka" && len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, errors.New("kafka.brokers is required with kafka.backend kafka"))
 	}
@@ -252,4 +263,12 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) {
 	set("CARECREST_HTTP_ADDR", &c.HTTP.Addr)
 	set("CARECREST_POLICY_DIR", &c.Policy.Dir)
 	set("CARECREST_LOG_LEVEL", &c.Log.Level)
+}
+
+// SetDataDir moves the hub to another data directory: the paths that
+// default to places under data_dir (store, keyring, dev JWT keys) follow it.
+func (c *Config) SetDataDir(dir string) {
+	c.DataDir = dir
+	c.Store.SQLite.Path, c.Keys.Local.Path, c.Auth.KeyFile, c.Auth.DevSigningKey = "", "", "", ""
+	c.Defaults()
 }

@@ -19,8 +19,7 @@ func TestTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir = t.TempDir()
-	cfg.Store.SQLite.Path, cfg.Keys.Local.Path, cfg.Auth.KeyFile, cfg.Auth.DevSigningKey = "", "", "", ""
+	cfg.SetDataDir(t.TempDir())
 	cfg.Kafka.Embedded.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Defaults()
 	h, err := server.Start(context.Background(), cfg, nil)

@@ -36,8 +36,7 @@ func startHubTB(t testing.TB) *server.Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir = t.TempDir()
-	cfg.Store.SQLite.Path, cfg.Keys.Local.Path, cfg.Auth.KeyFile, cfg.Auth.DevSigningKey = "", "", "", ""
+	cfg.SetDataDir(t.TempDir())
 	cfg.Kafka.Embedded.Addr = "127.0.0.1:0"
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Defaults()

@@ -22,7 +22,7 @@ func startInstance(t *testing.T, name, dir string, brokers []string) *server.Hub
 		t.Fatal(err)
 	}
 	cfg.Instance = name
-	cfg.DataDir = dir
+	cfg.SetDataDir(dir)
 	cfg.Kafka.Backend, cfg.Kafka.Brokers = "kafka", brokers
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Ingest.BatchSize = 100

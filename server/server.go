@@ -23,6 +23,7 @@ import (
 	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/keys"
 	"github.com/carecrest/hub/keys/local"
+	"github.com/carecrest/hub/keys/vault"
 	"github.com/carecrest/hub/mpi"
 	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
@@ -56,30 +57,29 @@ type Hub struct {
 
 // Start opens every component and starts ingest and the HTTP API. On error
 // whatever was opened is closed again.
-func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (h *Hub, err error) {
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h = &Hub{Config: cfg, Log: log}
+	hub := &Hub{Config: cfg, Log: log}
 	defer func() {
 		if err != nil {
-			h.Close()
-			h = nil
+			hub.Close()
 		}
 	}()
 
 	brokers := cfg.Kafka.Brokers
 	switch cfg.Kafka.Backend {
 	case "embedded":
-		h.Broker, err = broker.Start(cfg.Kafka.Embedded, append(cfg.Kafka.Topics(), cfg.Ingest.DeadLetterTopic)...)
+		hub.Broker, err = broker.Start(cfg.Kafka.Embedded, append(cfg.Kafka.Topics(), cfg.Ingest.DeadLetterTopic)...)
 		if err != nil {
 			return nil, err
 		}
-		h.closers = append(h.closers, func() error { h.Broker.Close(); return nil })
-		brokers = h.Broker.Addrs()
+		hub.closers = append(hub.closers, func() error { hub.Broker.Close(); return nil })
+		brokers = hub.Broker.Addrs()
 		log.Info("embedded Kafka-protocol broker started", "addrs", strings.Join(brokers, ","))
 	case "kafka":
 	default:
@@ -88,52 +88,53 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (h *Hub, e
 
 	switch cfg.Store.Backend {
 	case "sqlite":
-		h.Store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.SQLite.Path, Shard: cfg.Instance})
+		hub.Store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.SQLite.Path, Shard: cfg.Instance})
 		if err != nil {
 			return nil, err
 		}
-		h.closers = append(h.closers, h.Store.Close)
+		hub.closers = append(hub.closers, hub.Store.Close)
 	default:
 		return nil, fmt.Errorf("store.backend %q unknown; valid: %s", cfg.Store.Backend, strings.Join(config.StoreBackends, ", "))
 	}
 
-	mgr, err := KeyManager(cfg)
+	mgr, closeKeys, err := KeyManager(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	h.Sealer, err = phi.NewSealer(mgr, h.Store, phi.CacheConfig{Size: cfg.Keys.Cache.Size, TTL: cfg.Keys.Cache.TTL})
+	hub.closers = append(hub.closers, closeKeys)
+	hub.Sealer, err = phi.NewSealer(mgr, hub.Store, phi.CacheConfig{Size: cfg.Keys.Cache.Size, TTL: cfg.Keys.Cache.TTL})
 	if err != nil {
 		return nil, err
 	}
-	indexKey, err := h.Sealer.DataKey(ctx, keys.OwnerIndex)
+	indexKey, err := hub.Sealer.DataKey(ctx, keys.OwnerIndex)
 	if err != nil {
 		return nil, fmt.Errorf("patient index key: %w", err)
 	}
-	h.Index = mpi.New(indexKey, h.Store)
+	hub.Index = mpi.New(indexKey, hub.Store)
 
-	h.Policy, err = policy.New(ctx, policy.Config{Dir: cfg.Policy.Dir}, log)
+	hub.Policy, err = policy.New(ctx, policy.Config{Dir: cfg.Policy.Dir}, log)
 	if err != nil {
 		return nil, err
 	}
 
-	h.dlq = &kafka.Writer{
+	hub.dlq = &kafka.Writer{
 		Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 5 * time.Millisecond, WriteTimeout: 10 * time.Second,
 	}
-	h.closers = append(h.closers, h.dlq.Close)
-	h.Pipeline, err = ingest.New(cfg.Ingest, ingest.Deps{
-		Decode: ingest.Decode, Resolver: h.Index, Decider: h.Policy, Sealer: h.Sealer,
-		Store: h.Store, DeadLetter: h.dlq, Logger: log,
+	hub.closers = append(hub.closers, hub.dlq.Close)
+	hub.Pipeline, err = ingest.New(cfg.Ingest, ingest.Deps{
+		Decode: ingest.Decode, Resolver: hub.Index, Decider: hub.Policy, Sealer: hub.Sealer,
+		Store: hub.Store, DeadLetter: hub.dlq, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	h.Reader = &query.Reader{
-		Index: h.Index, Records: h.Store, Consents: h.Store, Decider: h.Policy, Opener: h.Sealer,
-		Audit: h.Store, Querier: h.Store, Logger: log,
+	hub.Reader = &query.Reader{
+		Index: hub.Index, Records: hub.Store, Consents: hub.Store, Decider: hub.Policy, Opener: hub.Sealer,
+		Audit: hub.Store, Querier: hub.Store, Logger: log,
 	}
-	schema, err := query.Schema(h.Reader)
+	schema, err := query.Schema(hub.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("graphql schema: %w", err)
 	}
@@ -144,48 +145,61 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (h *Hub, e
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", &query.Handler{Schema: schema, Auth: authn})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	h.listener, err = net.Listen("tcp", cfg.HTTP.Addr)
+	hub.listener, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen %s: %w", cfg.HTTP.Addr, err)
 	}
-	h.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	hub.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
 
-	h.consumer = kafka.NewReader(kafka.ReaderConfig{
+	hub.consumer = kafka.NewReader(kafka.ReaderConfig{
 		Brokers: brokers, GroupID: cfg.Kafka.Group, GroupTopics: cfg.Kafka.Topics(),
 		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond,
-		QueueCapacity:     2 * h.Pipeline.BatchSize(), // fetch ahead while a batch is being made durable
-		CommitInterval:    0,                          // synchronous: CommitMessages returns once the broker has the offsets
+		QueueCapacity:     2 * hub.Pipeline.BatchSize(), // fetch ahead while a batch is being made durable
+		CommitInterval:    0,                            // synchronous: CommitMessages returns once the broker has the offsets
 		HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second,
 		JoinGroupBackoff: 500 * time.Millisecond, ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 250 * time.Millisecond,
 	})
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h.cancel = cancel
-	h.wg.Go(func() {
-		if err := h.Pipeline.Run(runCtx, h.consumer); err != nil {
+	hub.cancel = cancel
+	hub.wg.Go(func() {
+		if err := hub.Pipeline.Run(runCtx, hub.consumer); err != nil {
 			log.Error("ingest stopped", "err", err)
 		}
 	})
-	h.wg.Go(func() {
-		if err := h.http.Serve(h.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	hub.wg.Go(func() {
+		if err := hub.http.Serve(hub.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
 		}
 	})
-	log.Info("hub started", "instance", cfg.Instance, "graphql", h.GraphQLURL(), "policy", h.Policy.Revision(),
+	log.Info("hub started", "instance", cfg.Instance, "graphql", hub.GraphQLURL(), "policy", hub.Policy.Revision(),
 		"store", cfg.Store.Backend, "keys", cfg.Keys.Backend, "topics", strings.Join(cfg.Kafka.Topics(), ","))
-	return h, nil
+	return hub, nil
 }
 
-// KeyManager opens the configured key manager.
-func KeyManager(cfg *config.Config) (keys.Manager, error) {
+// KeyManager opens the configured key manager and returns it with its
+// closer.
+func KeyManager(ctx context.Context, cfg *config.Config, log *slog.Logger) (keys.Manager, func() error, error) {
+	noop := func() error { return nil }
 	switch cfg.Keys.Backend {
 	case "local":
 		if kr, err := local.FromEnv(); err == nil && kr != nil {
-			return kr, nil
+			return kr, noop, nil
 		}
-		return local.Open(cfg.Keys.Local.Path)
+		kr, err := local.Open(cfg.Keys.Local.Path)
+		return kr, noop, err
+	case "vault":
+		m, err := vault.New(ctx, cfg.Keys.Vault, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := m.EnsureKey(ctx); err != nil {
+			m.Close()
+			return nil, nil, err
+		}
+		return m, m.Close, nil
 	default:
-		return nil, fmt.Errorf("keys.backend %q unknown; valid: %s", cfg.Keys.Backend, strings.Join(config.KeyBackends, ", "))
+		return nil, nil, fmt.Errorf("keys.backend %q unknown; valid: %s", cfg.Keys.Backend, strings.Join(config.KeyBackends, ", "))
 	}
 }
 

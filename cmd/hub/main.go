@@ -76,8 +76,7 @@ func (c *common) load(defaults func(*config.Config)) (*config.Config, error) {
 		defaults(cfg)
 	}
 	if c.dataDir != "" {
-		cfg.DataDir = c.dataDir
-		cfg.Store.SQLite.Path, cfg.Keys.Local.Path, cfg.Auth.KeyFile, cfg.Auth.DevSigningKey = "", "", "", ""
+		cfg.SetDataDir(c.dataDir)
 	}
 	if c.httpAddr != "" {
 		cfg.HTTP.Addr = c.httpAddr
@@ -141,8 +140,7 @@ func runDemo(args []string) int {
 		return 2
 	}
 	cfg, err := c.load(func(cfg *config.Config) {
-		cfg.DataDir = "data/demo"
-		cfg.Store.SQLite.Path, cfg.Keys.Local.Path, cfg.Auth.KeyFile, cfg.Auth.DevSigningKey = "", "", "", ""
+		cfg.SetDataDir("data/demo")
 		cfg.Log.Level = "warn"
 	})
 	if err != nil {

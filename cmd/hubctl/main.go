@@ -63,9 +63,7 @@ func loadConfig(path, dataDir string) (*config.Config, error) {
 		return nil, err
 	}
 	if dataDir != "" {
-		cfg.DataDir = dataDir
-		cfg.Store.SQLite.Path, cfg.Keys.Local.Path, cfg.Auth.KeyFile, cfg.Auth.DevSigningKey = "", "", "", ""
-		cfg.Defaults()
+		cfg.SetDataDir(dataDir)
 	}
 	return cfg, nil
 }

@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite of the hub's storage
 // contracts (store.Committer, store.RecordReader, store.ConsentReader,
 // audit.Appender, audit.Querier, audit.ChainReader, keys.WrappedStore,
-// mpi.Links), run against every backend, as OpenFGA's RunAllTests and
+// mpi.Links, and keys.MaintainedStore for backends that implement it), run
+// against every backend, as OpenFGA's RunAllTests and
 // Teleport's EventsSuite are:
 //
 //	func TestConformance(t *testing.T) {
@@ -99,6 +100,7 @@ func Run(t *testing.T, h Harness) {
 		{"Reopen", s.testReopen},
 		{"Tamper", s.testTamper},
 		{"WrappedKeys", s.testWrappedKeys},
+		{"MaintainedKeys", s.testMaintainedKeys},
 		{"Links", s.testLinks},
 		{"Concurrency", s.testConcurrency},
 		{"FailClosed", s.testFailClosed},
