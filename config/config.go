@@ -18,6 +18,7 @@ import (
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/broker"
 	"github.com/carecrest/hub/ingest"
+	"github.com/carecrest/hub/kafkaconn"
 	"github.com/carecrest/hub/keys/vault"
 	"gopkg.in/yaml.v3"
 )
@@ -56,6 +57,8 @@ type Kafka struct {
 	// Sources are the systems the hub consumes from, one topic each:
 	// hub.in.<source>.
 	Sources []string `yaml:"sources"`
+	// Security configures TLS and SASL to the brokers.
+	Security kafkaconn.Config `yaml:"security"`
 }
 
 // Topics returns the inbound topics.
@@ -101,7 +104,12 @@ type Policy struct {
 // HTTP configures the API listener.
 type HTTP struct {
 	Addr string `yaml:"addr"`
+	// Metrics serves Prometheus metrics at /metrics (default true).
+	Metrics *bool `yaml:"metrics"`
 }
+
+// MetricsEnabled reports whether /metrics is served.
+func (h HTTP) MetricsEnabled() bool { return h.Metrics == nil || *h.Metrics }
 
 // Auth configures JWT verification.
 type Auth struct {
@@ -133,6 +141,7 @@ func (c *Config) Defaults() {
 		c.Kafka.Backend = "embedded"
 	}
 	c.Kafka.Embedded.Defaults()
+	c.Kafka.Security.Defaults()
 	if c.Kafka.Group == "" {
 		c.Kafka.Group = "carecrest-hub"
 	}
@@ -198,6 +207,9 @@ func (c *Config) Validate() error {
 		if err := c.Keys.Vault.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("keys.vault: %w", err))
 		}
+	}
+	if err := c.Kafka.Security.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("kafka.security: %w", err))
 	}
 	if c.Kafka.Backend == "kafka" && len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, errors.New("kafka.brokers is required with kafka.backend kafka"))

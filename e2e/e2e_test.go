@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -355,6 +356,38 @@ func TestHubEndToEnd(t *testing.T) {
 		rep, err := h.VerifyAudit(context.Background())
 		if err != nil || !rep.OK() || rep.Events == 0 {
 			t.Fatalf("verify: %+v, %v", rep, err)
+		}
+	})
+
+	t.Run("health, readiness and metrics, without PHI", func(t *testing.T) {
+		base := strings.TrimSuffix(h.GraphQLURL(), "/graphql")
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, err := http.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s: HTTP %d", path, resp.StatusCode)
+			}
+		}
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{"carecrest_hub_ingest_messages_total", "carecrest_hub_query_graphql_requests_total", "carecrest_hub_policy_decisions_total"} {
+			if !bytes.Contains(body, []byte(want)) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		for _, p := range traffic.Patients {
+			for _, phi := range []string{p.Family, p.MRN, patientID} {
+				if bytes.Contains(body, []byte(phi)) {
+					t.Errorf("/metrics contains %q", phi)
+				}
+			}
 		}
 	})
 

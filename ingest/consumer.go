@@ -3,6 +3,10 @@ package ingest
 import (
 	"context"
 	"errors"
+
+	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/keys"
+	"github.com/carecrest/hub/store"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -45,8 +49,10 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 func (p *Pipeline) processWithRetry(ctx context.Context, batch []kafka.Message) bool {
 	backoff := p.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		st, err := p.Process(ctx, batch)
 		if err == nil {
+			p.Observer.ObserveBatch(len(batch), time.Since(start))
 			p.Logger.Debug("ingest: batch stored", "messages", st.Messages, "records", st.Records,
 				"duplicates", st.Duplicates, "rejected", st.Rejected)
 			return true
@@ -54,6 +60,7 @@ func (p *Pipeline) processWithRetry(ctx context.Context, batch []kafka.Message) 
 		if ctx.Err() != nil {
 			return false
 		}
+		p.Observer.BatchFailed(failureCause(err))
 		p.Logger.Warn("ingest: batch failed; retrying without committing offsets",
 			"err", err, "attempt", attempt, "messages", len(batch), "backoff", backoff)
 		if !sleep(ctx, backoff) {
@@ -93,5 +100,21 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// failureCause names what made a batch fail, for metrics.
+func failureCause(err error) string {
+	switch {
+	case errors.Is(err, keys.ErrUnavailable), errors.Is(err, keys.ErrDenied):
+		return "keys"
+	case errors.Is(err, audit.ErrUnavailable):
+		return "audit"
+	case errors.Is(err, store.ErrUnavailable):
+		return "store"
+	case errors.Is(err, errDeadLetter):
+		return "deadletter"
+	default:
+		return "other"
 	}
 }

@@ -62,3 +62,19 @@ const (
 
 // TopicPrefix is the prefix of inbound topics: hub.in.<system>.
 const TopicPrefix = "hub.in."
+
+// Observer receives ingest measurements (metrics.Metrics). Label values
+// passed are source names, result words and audit codes: never PHI.
+type Observer interface {
+	IngestMessages(source, result string, n int)
+	ObserveBatch(messages int, d time.Duration)
+	BatchFailed(cause string)
+	DeadLetter(reasonCode string)
+}
+
+type noObserver struct{}
+
+func (noObserver) IngestMessages(string, string, int) {}
+func (noObserver) ObserveBatch(int, time.Duration)    {}
+func (noObserver) BatchFailed(string)                 {}
+func (noObserver) DeadLetter(string)                  {}

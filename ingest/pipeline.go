@@ -78,6 +78,7 @@ type Deps struct {
 	DeadLetter Sink
 	Logger     *slog.Logger
 	Now        func() time.Time
+	Observer   Observer // optional
 }
 
 // Pipeline processes batches of inbound messages. It is safe to run one
@@ -107,8 +108,14 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Observer == nil {
+		d.Observer = noObserver{}
+	}
 	return &Pipeline{cfg: cfg, Deps: d}, nil
 }
+
+// errDeadLetter marks a failure to write to the dead-letter topic.
+var errDeadLetter = errors.New("ingest: write dead letters")
 
 // Stats counts what one batch did.
 type Stats struct {
@@ -209,7 +216,7 @@ func (p *Pipeline) Process(ctx context.Context, msgs []kafka.Message) (Stats, er
 	}
 	if len(dead) > 0 {
 		if err := p.DeadLetter.WriteMessages(ctx, dead...); err != nil {
-			return Stats{}, fmt.Errorf("ingest: write dead letters: %w", err)
+			return Stats{}, fmt.Errorf("%w: %w", errDeadLetter, err)
 		}
 	}
 	res, err := p.Store.Commit(ctx, b)
@@ -217,6 +224,14 @@ func (p *Pipeline) Process(ctx context.Context, msgs []kafka.Message) (Stats, er
 		return Stats{}, err
 	}
 	st.Records, st.Duplicates = res.Records, res.Duplicates
+	for _, it := range items {
+		if it.reject != "" {
+			p.Observer.IngestMessages(it.source, "rejected", 1)
+			p.Observer.DeadLetter(it.rejectCode)
+		} else {
+			p.Observer.IngestMessages(it.source, "stored", 1)
+		}
+	}
 	if p.afterStore != nil {
 		p.afterStore()
 	}

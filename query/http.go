@@ -70,6 +70,9 @@ type Handler struct {
 	Auth   Authenticator
 	// MaxBody bounds a request body (default 64 KiB).
 	MaxBody int64
+	// Observe, when set, receives each request's top-level field
+	// (patient, auditEvents), result code and duration.
+	Observe func(operation, code string, d time.Duration)
 }
 
 type gqlRequest struct {
@@ -133,10 +136,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	ctx := context.WithValue(WithIdentity(req.Context(), id), requestIDKey, reqID)
+	start := time.Now()
 	res := graphql.Do(graphql.Params{
 		Schema: h.Schema, RequestString: body.Query, VariableValues: body.Variables,
 		OperationName: body.OperationName, Context: ctx,
 	})
+	if h.Observe != nil {
+		h.Observe(topField(res), resultCode(res), time.Since(start))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(res)
 }
@@ -151,3 +158,26 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 
 // ErrUnauthenticated is what an Authenticator returns for a bad token.
 var ErrUnauthenticated = errors.New("unauthenticated")
+
+// topField names the request's top-level field, for metrics.
+func topField(res *graphql.Result) string {
+	if data, ok := res.Data.(map[string]any); ok {
+		for _, f := range []string{"patient", "auditEvents"} {
+			if _, ok := data[f]; ok {
+				return f
+			}
+		}
+	}
+	return "other"
+}
+
+// resultCode is "OK" or the first error's code.
+func resultCode(res *graphql.Result) string {
+	if len(res.Errors) == 0 {
+		return "OK"
+	}
+	if c, ok := res.Errors[0].Extensions["code"].(string); ok {
+		return c
+	}
+	return "BAD_REQUEST"
+}

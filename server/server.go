@@ -20,15 +20,19 @@ import (
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/broker"
 	"github.com/carecrest/hub/config"
+	"github.com/carecrest/hub/health"
 	"github.com/carecrest/hub/ingest"
+	"github.com/carecrest/hub/kafkaconn"
 	"github.com/carecrest/hub/keys"
 	"github.com/carecrest/hub/keys/local"
 	"github.com/carecrest/hub/keys/vault"
+	"github.com/carecrest/hub/metrics"
 	"github.com/carecrest/hub/mpi"
 	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
 	"github.com/carecrest/hub/query"
 	"github.com/carecrest/hub/store/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -44,6 +48,9 @@ type Hub struct {
 	Policy   *policy.Engine
 	Reader   *query.Reader
 	Pipeline *ingest.Pipeline
+	Metrics  *metrics.Metrics
+	Registry *prometheus.Registry
+	Health   *health.Checker
 
 	consumer *kafka.Reader
 	dlq      *kafka.Writer
@@ -97,11 +104,19 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 		return nil, fmt.Errorf("store.backend %q unknown; valid: %s", cfg.Store.Backend, strings.Join(config.StoreBackends, ", "))
 	}
 
-	mgr, closeKeys, err := KeyManager(ctx, cfg, log)
+	hub.Registry = metrics.NewRegistry()
+	hub.Metrics = metrics.New(hub.Registry)
+	hub.Health, err = health.New(health.Config{}, log)
+	if err != nil {
+		return nil, err
+	}
+
+	rawMgr, closeKeys, err := KeyManager(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	hub.closers = append(hub.closers, closeKeys)
+	mgr := hub.Metrics.InstrumentKeyManager(rawMgr)
 	hub.Sealer, err = phi.NewSealer(mgr, hub.Store, phi.CacheConfig{Size: cfg.Keys.Cache.Size, TTL: cfg.Keys.Cache.TTL})
 	if err != nil {
 		return nil, err
@@ -117,22 +132,33 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 		return nil, err
 	}
 
+	decider := measuredDecider{hub.Policy, hub.Metrics}
+
+	transport, err := kafkaconn.Transport(cfg.Kafka.Security)
+	if err != nil {
+		return nil, err
+	}
+	dialer, err := kafkaconn.Dialer(cfg.Kafka.Security)
+	if err != nil {
+		return nil, err
+	}
 	hub.dlq = &kafka.Writer{
 		Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 5 * time.Millisecond, WriteTimeout: 10 * time.Second,
+		BatchTimeout: 5 * time.Millisecond, WriteTimeout: 10 * time.Second, Transport: transport,
 	}
 	hub.closers = append(hub.closers, hub.dlq.Close)
 	hub.Pipeline, err = ingest.New(cfg.Ingest, ingest.Deps{
-		Decode: ingest.Decode, Resolver: hub.Index, Decider: hub.Policy, Sealer: hub.Sealer,
-		Store: hub.Store, DeadLetter: hub.dlq, Logger: log,
+		Decode: ingest.Decode, Resolver: hub.Index, Decider: decider, Sealer: hub.Sealer,
+		Store: measuredCommitter{hub.Store, hub.Metrics}, DeadLetter: hub.dlq, Logger: log,
+		Observer: hub.Metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
 
 	hub.Reader = &query.Reader{
-		Index: hub.Index, Records: hub.Store, Consents: hub.Store, Decider: hub.Policy, Opener: hub.Sealer,
-		Audit: hub.Store, Querier: hub.Store, Logger: log,
+		Index: hub.Index, Records: hub.Store, Consents: hub.Store, Decider: decider, Opener: hub.Sealer,
+		Audit: measuredAppender{hub.Store, hub.Metrics}, Querier: hub.Store, Logger: log,
 	}
 	schema, err := query.Schema(hub.Reader)
 	if err != nil {
@@ -143,8 +169,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", &query.Handler{Schema: schema, Auth: authn})
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("/graphql", &query.Handler{Schema: schema, Auth: authn, Observe: hub.Metrics.ObserveGraphQL})
+	if cfg.HTTP.MetricsEnabled() {
+		mux.Handle("/metrics", metrics.Handler(hub.Registry))
+	}
+	hub.registerChecks(rawMgr, transport, brokers)
+	hub.Health.Mount(mux)
 	hub.listener, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen %s: %w", cfg.HTTP.Addr, err)
@@ -153,6 +183,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 
 	hub.consumer = kafka.NewReader(kafka.ReaderConfig{
 		Brokers: brokers, GroupID: cfg.Kafka.Group, GroupTopics: cfg.Kafka.Topics(),
+		Dialer:      dialer,
 		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond,
 		QueueCapacity:     2 * hub.Pipeline.BatchSize(), // fetch ahead while a batch is being made durable
 		CommitInterval:    0,                            // synchronous: CommitMessages returns once the broker has the offsets
@@ -167,6 +198,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 			log.Error("ingest stopped", "err", err)
 		}
 	})
+	hub.wg.Go(func() { hub.observeConsumer(runCtx) })
 	hub.wg.Go(func() {
 		if err := hub.http.Serve(hub.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -228,6 +260,9 @@ func (h *Hub) VerifyAudit(ctx context.Context) (audit.Report, error) {
 // order of opening. Work in flight finishes or is left uncommitted, never
 // half-done: an uncommitted batch is redelivered on the next start.
 func (h *Hub) Close() error {
+	if h.Health != nil {
+		h.Health.Drain() // readiness fails first, so traffic moves away
+	}
 	if h.cancel != nil {
 		h.cancel()
 	}
