@@ -20,13 +20,14 @@ import (
 	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/kafkaconn"
 	"github.com/carecrest/hub/keys/vault"
+	"github.com/carecrest/hub/store/clickhouse"
 	"gopkg.in/yaml.v3"
 )
 
 // Backend names, one list per contract.
 var (
 	BrokerBackends = []string{"embedded", "kafka"}
-	StoreBackends  = []string{"sqlite"}
+	StoreBackends  = []string{"sqlite", "clickhouse"}
 	KeyBackends    = []string{"local", "vault"}
 )
 
@@ -76,6 +77,8 @@ type Store struct {
 	SQLite  struct {
 		Path string `yaml:"path"`
 	} `yaml:"sqlite"`
+	// ClickHouse configures the production store (backend clickhouse).
+	ClickHouse clickhouse.Config `yaml:"clickhouse"`
 }
 
 // Keys selects the key manager.
@@ -152,6 +155,9 @@ func (c *Config) Defaults() {
 	if c.Store.Backend == "" {
 		c.Store.Backend = "sqlite"
 	}
+	if c.Store.Backend == "clickhouse" {
+		c.Store.ClickHouse.Defaults()
+	}
 	if c.Store.SQLite.Path == "" {
 		c.Store.SQLite.Path = filepath.Join(c.DataDir, "hub.db")
 	}
@@ -203,6 +209,13 @@ func (c *Config) Validate() error {
 	oneOf("keys.backend", c.Keys.Backend, KeyBackends)
 	oneOf("log.level", c.Log.Level, []string{"debug", "info", "warn", "error"})
 	oneOf("log.format", c.Log.Format, []string{"text", "json"})
+	if c.Store.Backend == "clickhouse" {
+		ch := c.Store.ClickHouse
+		ch.Shard = c.Instance
+		if err := ch.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("store.clickhouse: %w", err))
+		}
+	}
 	if c.Keys.Backend == "vault" {
 		if err := c.Keys.Vault.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("keys.vault: %w", err))

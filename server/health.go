@@ -20,7 +20,7 @@ type pinger interface {
 // store, broker, key manager and policy all are.
 func (h *Hub) registerChecks(mgr keys.Manager, transport *kafka.Transport, brokers []string) {
 	h.Health.Register("store", func(ctx context.Context) error {
-		return health.Categorize(health.CategoryNetwork, h.Store.DB().PingContext(ctx))
+		return health.Categorize(health.CategoryNetwork, h.Store.Ping(ctx))
 	})
 	h.Health.Register("broker", func(ctx context.Context) error {
 		return kafkaconn.Ping(ctx, transport, brokers)

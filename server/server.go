@@ -31,7 +31,6 @@ import (
 	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
 	"github.com/carecrest/hub/query"
-	"github.com/carecrest/hub/store/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
@@ -42,7 +41,7 @@ type Hub struct {
 	Log    *slog.Logger
 
 	Broker   *broker.Broker // nil unless kafka.backend is embedded
-	Store    *sqlite.Store
+	Store    Store
 	Sealer   *phi.Sealer
 	Index    *mpi.Index
 	Policy   *policy.Engine
@@ -93,16 +92,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 		return nil, fmt.Errorf("kafka.backend %q unknown; valid: %s", cfg.Kafka.Backend, strings.Join(config.BrokerBackends, ", "))
 	}
 
-	switch cfg.Store.Backend {
-	case "sqlite":
-		hub.Store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.SQLite.Path, Shard: cfg.Instance})
-		if err != nil {
-			return nil, err
-		}
-		hub.closers = append(hub.closers, hub.Store.Close)
-	default:
-		return nil, fmt.Errorf("store.backend %q unknown; valid: %s", cfg.Store.Backend, strings.Join(config.StoreBackends, ", "))
+	hub.Store, err = OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
+	hub.closers = append(hub.closers, hub.Store.Close)
 
 	hub.Registry = metrics.NewRegistry()
 	hub.Metrics = metrics.New(hub.Registry)

@@ -30,6 +30,7 @@ func main() {
 const usage = `usage:
   hub serve --config FILE [flags]   run the hub
   hub demo [flags]                  run on embedded defaults with synthetic hospital traffic
+  hub migrate --config FILE         apply pending store schema migrations (needs a DDL-capable store user)
   hub help                          this text
 
 Run "hub serve -h" or "hub demo -h" for flags.`
@@ -44,6 +45,8 @@ func run(args []string) int {
 		return serve(args[1:])
 	case "demo":
 		return runDemo(args[1:])
+	case "migrate":
+		return migrate(args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return 0
@@ -169,5 +172,27 @@ func runDemo(args []string) int {
 	}
 	fmt.Println("\nServing until Ctrl-C.")
 	<-ctx.Done()
+	return 0
+}
+
+func migrate(args []string) int {
+	fs := flag.NewFlagSet("hub migrate", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := c.load(nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hub: configuration: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := server.Migrate(ctx, cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "hub migrate: %v\n", err)
+		return 1
+	}
+	fmt.Printf("store %s: schema up to date\n", cfg.Store.Backend)
 	return 0
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/demo"
-	"github.com/carecrest/hub/store/sqlite"
+	"github.com/carecrest/hub/server"
 )
 
 const usage = `usage:
@@ -231,15 +231,13 @@ func auditVerify(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "hubctl audit verify: %v\n", err)
 		return 2
 	}
-	if cfg.Store.Backend != "sqlite" {
-		fmt.Fprintf(os.Stderr, "hubctl audit verify: store backend %q not supported yet\n", cfg.Store.Backend)
-		return 2
+	if cfg.Store.Backend == "sqlite" {
+		if _, err := os.Stat(cfg.Store.SQLite.Path); err != nil {
+			fmt.Fprintf(os.Stderr, "hubctl audit verify: %v\n", err)
+			return 1
+		}
 	}
-	if _, err := os.Stat(cfg.Store.SQLite.Path); err != nil {
-		fmt.Fprintf(os.Stderr, "hubctl audit verify: %v\n", err)
-		return 1
-	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.SQLite.Path, Shard: cfg.Instance})
+	st, err := server.OpenStore(ctx, cfg, nil)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hubctl audit verify: %v\n", err)
 		return 1
@@ -261,5 +259,6 @@ func auditVerify(ctx context.Context, args []string) int {
 	for _, p := range rep.Problems {
 		fmt.Println("TAMPERED:", p)
 	}
+	fmt.Printf("%d problem(s): the audit log was altered\n", len(rep.Problems))
 	return 3
 }

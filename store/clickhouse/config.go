@@ -21,6 +21,9 @@ type Config struct {
 	// see grants.sql).
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// PasswordFile, instead of Password, names a file holding it (a
+	// mounted secret); it is read at Open.
+	PasswordFile string `yaml:"password_file"`
 
 	// TLS turns on TLS for the native protocol (port 9440 by convention).
 	TLS bool `yaml:"tls"`
@@ -128,6 +131,9 @@ func (c Config) Validate() error {
 	}
 	if c.Shard == "" {
 		errs = append(errs, errors.New("shard: required (the hub sets it from its instance name)"))
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		errs = append(errs, errors.New("password and password_file: set one, not both"))
 	}
 	if c.InsecureSkipVerify && !c.TLS {
 		errs = append(errs, errors.New("insecure_skip_verify: only with tls"))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -88,6 +89,13 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if cfg.PasswordFile != "" {
+		pw, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: password_file: %w", err)
+		}
+		cfg.Password = strings.TrimRight(string(pw), "\r\n")
 	}
 	conn, err := connect(cfg, cfg.Database)
 	if err != nil {
@@ -320,3 +328,21 @@ var ErrSchema = fmt.Errorf("%w: clickhouse schema not migrated", store.ErrUnavai
 // errDecode reports a stored value that does not decode (JSON errors quote
 // the input, so their text is not passed on).
 var errDecode = &safeError{msg: "stored value does not decode"}
+
+// Ping checks that the server answers (readiness).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// CountRecords returns how many distinct records are stored (operators and
+// tests).
+func (s *Store) CountRecords(ctx context.Context) (int, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, `SELECT uniqExact(idem_key) FROM records`).Scan(&n); err != nil {
+		return 0, unavailable("count records", err)
+	}
+	return int(n), nil
+}
