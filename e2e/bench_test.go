@@ -39,11 +39,30 @@ func mixedFeed(round, n int) []kafka.Message {
 }
 
 // BenchmarkIngestThroughput measures end-to-end ingest on embedded
-// defaults: produce over the Kafka protocol, then wait until every message
-// is stored, encrypted and audited (the time includes producing).
+// defaults.
 func BenchmarkIngestThroughput(b *testing.B) {
-	h := startHubTB(b)
-	const perRound = 2000
+	benchIngest(b, startHubTB(b), 2000)
+}
+
+// BenchmarkIngestThroughputClickHouse is the same feed into ClickHouse
+// (records, consents and the audit log), with batches of 2,000 messages as
+// deploy/config/clickhouse.yaml configures. It needs CLICKHOUSE_ADDR.
+func BenchmarkIngestThroughputClickHouse(b *testing.B) {
+	addr := clickhouseAddr(b)
+	cfg, _ := clickhouseConfig(b, addr)
+	cfg.Ingest.BatchSize, cfg.Ingest.BatchWait = 2000, 200*time.Millisecond
+	h, err := server.Start(context.Background(), cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	benchIngest(b, h, 4000)
+}
+
+// benchIngest measures end-to-end ingest: produce over the Kafka protocol,
+// then wait until every message is stored, encrypted and audited (the time
+// includes producing).
+func benchIngest(b *testing.B, h *server.Hub, perRound int) {
 	total, sent := 0, 0
 	var elapsed time.Duration
 	for round := 0; b.Loop(); round++ {
