@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/demo"
+	"github.com/carecrest/hub/keys"
 	"github.com/carecrest/hub/keys/vault/transittest"
 	"github.com/carecrest/hub/server"
 )
@@ -80,5 +82,32 @@ func TestVaultSealedFailsClosedAndResumes(t *testing.T) {
 	waitRecords(t, h, before+want)
 	if n, _ := h.Store.CountRecords(context.Background()); n != before+want {
 		t.Fatalf("records = %d, want %d", n, before+want)
+	}
+
+	// Rotate the KEK and re-wrap every stored data key (hubctl keys rotate):
+	// reads keep working and every key now names the new version.
+	mgr, closeMgr, err := server.KeyManager(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeMgr()
+	rot := mgr.(keys.Rotator)
+	if err := rot.Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n, err := keys.RewrapAll(context.Background(), rot, h.Store)
+	if err != nil || n == 0 {
+		t.Fatalf("rewrap: %d, %v", n, err)
+	}
+	h.Store.RangeWrapped(context.Background(), func(owner string, wrapped []byte) error {
+		if !strings.HasPrefix(string(wrapped), "vault:v2:") {
+			t.Errorf("a data key was not re-wrapped under v2")
+		}
+		return nil
+	})
+	time.Sleep(5 * time.Millisecond) // cached keys expire
+	p = patientOf(t, gql(t, h, physician, demo.PatientQuery, map[string]any{"mrn": first.Patients[0].Identifier()}))
+	if p["name"] == nil {
+		t.Fatal("no name read after rotation")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/demo"
+	"github.com/carecrest/hub/keys"
 	"github.com/carecrest/hub/server"
 )
 
@@ -31,6 +32,7 @@ const usage = `usage:
   hubctl token [flags]          mint a development JWT (dev signing key of the config)
   hubctl audit query [flags]    query the audit log over GraphQL (privacy officer / security analyst token)
   hubctl audit verify [flags]   walk the stored audit chains and report every break
+  hubctl keys rotate [flags]    rotate the key-encryption key and re-wrap every stored data key
 
 Run "hubctl <command> -h" for flags.`
 
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string) int {
 		return auditQuery(ctx, args[2:])
 	case len(args) >= 2 && args[0] == "audit" && args[1] == "verify":
 		return auditVerify(ctx, args[2:])
+	case len(args) >= 2 && args[0] == "keys" && args[1] == "rotate":
+		return keysRotate(ctx, args[2:])
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Println(usage)
 		return 0
@@ -261,4 +265,46 @@ func auditVerify(ctx context.Context, args []string) int {
 	}
 	fmt.Printf("%d problem(s): the audit log was altered\n", len(rep.Problems))
 	return 3
+}
+
+func keysRotate(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("hubctl keys rotate", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "hub configuration file")
+	dataDir := fs.String("data-dir", "", "hub data directory")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*cfgPath, *dataDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hubctl keys rotate: %v\n", err)
+		return 2
+	}
+	mgr, closeMgr, err := server.KeyManager(ctx, cfg, nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hubctl keys rotate: %v\n", err)
+		return 1
+	}
+	defer closeMgr()
+	rot, ok := mgr.(keys.Rotator)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "hubctl keys rotate: keys.backend %q cannot rotate its key-encryption key (use vault)\n", cfg.Keys.Backend)
+		return 2
+	}
+	st, err := server.OpenStore(ctx, cfg, nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hubctl keys rotate: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	if err := rot.Rotate(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "hubctl keys rotate: rotate: %v\n", err)
+		return 1
+	}
+	n, err := keys.RewrapAll(ctx, rot, st)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hubctl keys rotate: re-wrapped %d keys, then: %v (run again to finish; old versions still decrypt)\n", n, err)
+		return 1
+	}
+	fmt.Printf("rotated the key-encryption key and re-wrapped %d data keys\n", n)
+	return 0
 }
