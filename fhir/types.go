@@ -6,6 +6,9 @@ import (
 	"github.com/carecrest/hub/record"
 )
 
+// IsResourceType reports whether t is a concrete FHIR R4 resource type.
+func IsResourceType(t string) bool { return resourceTypes[t] }
+
 // resourceTypes are the concrete resource types of FHIR R4 (4.0.1). A
 // resourceType outside this list is rejected: it is not R4, and checking it
 // is what lets errors and skips name the type without echoing input.

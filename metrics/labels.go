@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/carecrest/hub/fhir"
+
 	"regexp"
 	"strconv"
 	"sync"
@@ -169,55 +171,12 @@ func (b *boundedSet) label(v string) string {
 func (m *Metrics) sourceLabel(source string) string { return m.sources.label(source) }
 
 // recordTypeLabel is a FHIR R4 resource type, else Other.
-func recordTypeLabel(typ string) string { return closed(fhirTypes, typ) }
+func recordTypeLabel(typ string) string {
+	if fhir.IsResourceType(typ) {
+		return typ
+	}
+	return Other
+}
 
 // eventCodeLabel is a known audit event code, else Other.
 func eventCodeLabel(code string) string { return closed(eventCodes, code) }
-
-// fhirTypes are the concrete resource types of FHIR R4 (4.0.1), as in
-// fhir/types.go; a test keeps the two in step.
-var fhirTypes = set(
-	"Account", "ActivityDefinition", "AdverseEvent", "AllergyIntolerance",
-	"Appointment", "AppointmentResponse", "AuditEvent", "Basic", "Binary",
-	"BiologicallyDerivedProduct", "BodyStructure", "Bundle",
-	"CapabilityStatement", "CarePlan", "CareTeam", "CatalogEntry",
-	"ChargeItem", "ChargeItemDefinition", "Claim", "ClaimResponse",
-	"ClinicalImpression", "CodeSystem", "Communication",
-	"CommunicationRequest", "CompartmentDefinition", "Composition",
-	"ConceptMap", "Condition", "Consent", "Contract", "Coverage",
-	"CoverageEligibilityRequest", "CoverageEligibilityResponse",
-	"DetectedIssue", "Device", "DeviceDefinition", "DeviceMetric",
-	"DeviceRequest", "DeviceUseStatement", "DiagnosticReport",
-	"DocumentManifest", "DocumentReference", "EffectEvidenceSynthesis",
-	"Encounter", "Endpoint", "EnrollmentRequest", "EnrollmentResponse",
-	"EpisodeOfCare", "EventDefinition", "Evidence", "EvidenceVariable",
-	"ExampleScenario", "ExplanationOfBenefit", "FamilyMemberHistory", "Flag",
-	"Goal", "GraphDefinition", "Group", "GuidanceResponse",
-	"HealthcareService", "ImagingStudy", "Immunization",
-	"ImmunizationEvaluation", "ImmunizationRecommendation",
-	"ImplementationGuide", "InsurancePlan", "Invoice", "Library", "Linkage",
-	"List", "Location", "Measure", "MeasureReport", "Media", "Medication",
-	"MedicationAdministration", "MedicationDispense", "MedicationKnowledge",
-	"MedicationRequest", "MedicationStatement", "MedicinalProduct",
-	"MedicinalProductAuthorization", "MedicinalProductContraindication",
-	"MedicinalProductIndication", "MedicinalProductIngredient",
-	"MedicinalProductInteraction", "MedicinalProductManufactured",
-	"MedicinalProductPackaged", "MedicinalProductPharmaceutical",
-	"MedicinalProductUndesirableEffect", "MessageDefinition",
-	"MessageHeader", "MolecularSequence", "NamingSystem", "NutritionOrder",
-	"Observation", "ObservationDefinition", "OperationDefinition",
-	"OperationOutcome", "Organization", "OrganizationAffiliation",
-	"Parameters", "Patient", "PaymentNotice", "PaymentReconciliation",
-	"Person", "PlanDefinition", "Practitioner", "PractitionerRole",
-	"Procedure", "Provenance", "Questionnaire", "QuestionnaireResponse",
-	"RelatedPerson", "RequestGroup", "ResearchDefinition",
-	"ResearchElementDefinition", "ResearchStudy", "ResearchSubject",
-	"RiskAssessment", "RiskEvidenceSynthesis", "Schedule", "SearchParameter",
-	"ServiceRequest", "Slot", "Specimen", "SpecimenDefinition",
-	"StructureDefinition", "StructureMap", "Subscription", "Substance",
-	"SubstanceNucleicAcid", "SubstancePolymer", "SubstanceProtein",
-	"SubstanceReferenceInformation", "SubstanceSourceMaterial",
-	"SubstanceSpecification", "SupplyDelivery", "SupplyRequest", "Task",
-	"TerminologyCapabilities", "TestReport", "TestScript", "ValueSet",
-	"VerificationResult", "VisionPrescription",
-)

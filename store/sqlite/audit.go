@@ -97,34 +97,22 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, events []audit.Event) 
 }
 
 func existingKeys(ctx context.Context, tx *sql.Tx, events []audit.Event) (map[string]bool, error) {
-	seen := make(map[string]bool)
-	var keys []any
+	var keys []string
 	for _, e := range events {
 		if e.Key != "" {
 			keys = append(keys, e.Key)
 		}
 	}
-	const chunk = 500
-	for start := 0; start < len(keys); start += chunk {
-		part := keys[start:min(start+chunk, len(keys))]
-		rows, err := tx.QueryContext(ctx,
-			`SELECT idem_key FROM audit_events WHERE idem_key IN (?`+strings.Repeat(",?", len(part)-1)+`)`, part...)
-		if err != nil {
-			return nil, unavailable("query audit keys", err)
-		}
-		for rows.Next() {
+	seen := make(map[string]bool)
+	err := queryIn(ctx, tx, `SELECT idem_key FROM audit_events WHERE idem_key IN (%s)`, "audit keys", keys,
+		func(rows *sql.Rows) error {
 			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, unavailable("scan audit key", err)
-			}
+			err := rows.Scan(&k)
 			seen[k] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, unavailable("read audit keys", err)
-		}
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	return seen, nil
 }

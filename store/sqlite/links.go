@@ -1,44 +1,27 @@
 package sqlite
 
 import (
-	"fmt"
-
 	"context"
 	"database/sql"
 	"errors"
-	"github.com/carecrest/hub/keys"
+	"fmt"
 	"sort"
-	"strings"
+
+	"github.com/carecrest/hub/keys"
 )
 
 // LookupLinks implements mpi.Links.
 func (s *Store) LookupLinks(ctx context.Context, hashes []string) (map[string]string, error) {
 	out := make(map[string]string, len(hashes))
-	const chunk = 500
-	for start := 0; start < len(hashes); start += chunk {
-		part := hashes[start:min(start+chunk, len(hashes))]
-		args := make([]any, len(part))
-		for i, h := range part {
-			args[i] = h
-		}
-		rows, err := s.db.QueryContext(ctx,
-			`SELECT id_hash, patient_id FROM patient_links WHERE id_hash IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
-		if err != nil {
-			return nil, unavailable("query links", err)
-		}
-		for rows.Next() {
+	err := queryIn(ctx, s.db, `SELECT id_hash, patient_id FROM patient_links WHERE id_hash IN (%s)`, "links", hashes,
+		func(rows *sql.Rows) error {
 			var h, p string
-			if err := rows.Scan(&h, &p); err != nil {
-				rows.Close()
-				return nil, unavailable("scan link", err)
-			}
+			err := rows.Scan(&h, &p)
 			out[h] = p
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, unavailable("read links", err)
-		}
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -117,32 +100,16 @@ func (s *Store) PutWrappedIfAbsent(ctx context.Context, owner string, wrapped []
 // GetWrappedMany implements keys.BatchWrappedStore.
 func (s *Store) GetWrappedMany(ctx context.Context, owners []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(owners))
-	const chunk = 500
-	for start := 0; start < len(owners); start += chunk {
-		part := owners[start:min(start+chunk, len(owners))]
-		args := make([]any, len(part))
-		for i, o := range part {
-			args[i] = o
-		}
-		rows, err := s.db.QueryContext(ctx,
-			`SELECT owner, wrapped FROM data_keys WHERE owner IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
-		if err != nil {
-			return nil, unavailable("query data keys", err)
-		}
-		for rows.Next() {
+	err := queryIn(ctx, s.db, `SELECT owner, wrapped FROM data_keys WHERE owner IN (%s)`, "data keys", owners,
+		func(rows *sql.Rows) error {
 			var o string
 			var w []byte
-			if err := rows.Scan(&o, &w); err != nil {
-				rows.Close()
-				return nil, unavailable("scan data key", err)
-			}
+			err := rows.Scan(&o, &w)
 			out[o] = w
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, unavailable("read data keys", err)
-		}
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
