@@ -470,3 +470,26 @@ type failingOpener struct{}
 func (failingOpener) Open(context.Context, *record.Sealed, []string) (map[string]any, error) {
 	return nil, fmt.Errorf("vault: %w", keys.ErrUnavailable)
 }
+
+// TestPatientViewShowsAndAuditsLatestDemographicsOnly: two registrations
+// of one patient; the read shows the newer and the audit names only it.
+func TestPatientViewShowsAndAuditsLatestDemographicsOnly(t *testing.T) {
+	h := startHub(t)
+	adt := func(id, family string) kafka.Message {
+		return kafka.Message{Topic: "hub.in.ehr", Key: []byte("m"), Headers: []kafka.Header{{Key: "content-type", Value: []byte(ingest.ContentHL7v2)}},
+			Value: fmt.Appendf(nil, "MSH|^~\\&|EHR|H|HUB|H|20261125||ADT^A08|%s|P|2.5.1\rPID|1||MRN77^^^H&1.2.3&ISO^MR||%s^Ann||19700101|F\r", id, family)}
+	}
+	publish(t, h, []kafka.Message{adt("V1", "Maiden")})
+	waitMessages(t, h, 1)
+	publish(t, h, []kafka.Message{adt("V2", "Married")})
+	waitMessages(t, h, 2)
+	tok := mint(t, h, "dr.osei", []string{"physician"}, []string{"TREAT"})
+	p := patientOf(t, gql(t, h, tok, `{ patient(identifier: "urn:oid:1.2.3|MRN77") { name { family } } }`, nil))
+	if fam := p["name"].([]any)[0].(map[string]any)["family"]; fam != "Married" {
+		t.Fatalf("family = %v, want the latest registration", fam)
+	}
+	evs, _ := h.Store.Query(context.Background(), audit.Filter{ActorID: "dr.osei", Action: audit.ActionRead})
+	if len(evs) != 1 || len(evs[0].RecordIDs) != 1 {
+		t.Fatalf("read audit %+v: want one event naming one Patient record", evs)
+	}
+}

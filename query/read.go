@@ -136,6 +136,11 @@ func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, wa
 			RecordType: typ, Consents: consents, Now: now,
 		}
 		group := byType[typ]
+		if typ == "Patient" && len(group) > 1 {
+			// The view shows the latest demographics; older versions are
+			// neither decrypted nor disclosed (nor audited as disclosed).
+			group = group[len(group)-1:]
+		}
 		// Records of one type can carry different labels: decide per label set.
 		decided := map[string]policy.Decision{}
 		for i := range group {
@@ -189,8 +194,7 @@ func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, wa
 			masked = union(masked, hide)
 			res := Resource{Type: typ, ID: s.ID, Data: data, Masked: hide}
 			if typ == "Patient" {
-				p := res
-				view.Patient = &p // the latest demographics win
+				view.Patient = &res
 			} else {
 				view.Related[typ] = append(view.Related[typ], res)
 			}
