@@ -93,16 +93,18 @@ allowed_write(source, t) if {
 	d.allow
 }
 
+# Orders come from the EHR too, and clinical systems' messages routinely
+# carry the patient's insurance (IN1 segments → Coverage).
 test_write_source_lists if {
 	allowed_types("ehr") == {
 		"Patient", "Encounter", "Observation", "Condition", "AllergyIntolerance", "MedicationRequest",
-		"Consent", "DocumentReference", "Procedure", "Coverage", "RelatedPerson", "Appointment",
+		"Consent", "DocumentReference", "Procedure", "Coverage", "RelatedPerson", "Appointment", "ServiceRequest",
 	}
-	allowed_types("lis") == {"Observation", "DiagnosticReport", "Specimen", "ServiceRequest"}
+	allowed_types("lis") == {"Observation", "DiagnosticReport", "Specimen", "ServiceRequest", "Coverage"}
 	allowed_types("registration") == {"Patient", "Encounter", "Coverage", "RelatedPerson"}
-	allowed_types("ris") == {"ImagingStudy", "ServiceRequest", "DiagnosticReport", "Observation"}
-	allowed_types("pharmacy") == {"MedicationRequest", "MedicationDispense"}
-	allowed_types("scheduling") == {"Appointment"}
+	allowed_types("ris") == {"ImagingStudy", "ServiceRequest", "DiagnosticReport", "Observation", "Coverage"}
+	allowed_types("pharmacy") == {"MedicationRequest", "MedicationDispense", "Coverage"}
+	allowed_types("scheduling") == {"Appointment", "Coverage"}
 	allowed_types("billing") == {"ChargeItem", "Claim", "Coverage", "ExplanationOfBenefit"}
 	allowed_types("telemedicine") == {"Encounter", "Observation", "Appointment", "DocumentReference"}
 	allowed_types("hie") == {t | some t, _ in data.carecrest.access.record_types}
