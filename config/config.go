@@ -43,6 +43,7 @@ type Config struct {
 	Store   Store         `yaml:"store"`
 	Keys    Keys          `yaml:"keys"`
 	Policy  Policy        `yaml:"policy"`
+	Labels  Labels        `yaml:"labels"`
 	HTTP    HTTP          `yaml:"http"`
 	Auth    Auth          `yaml:"auth"`
 	Log     Log           `yaml:"log"`
@@ -95,6 +96,13 @@ type Keys struct {
 		Size int           `yaml:"size"`
 		TTL  time.Duration `yaml:"ttl"`
 	} `yaml:"cache"`
+}
+
+// Labels configures sensitivity labelling at ingest.
+type Labels struct {
+	// File, when set, loads the code lists from a YAML or JSON file
+	// (labels.Config) instead of the built-in starter lists.
+	File string `yaml:"file"`
 }
 
 // Policy says where the Rego policy comes from.

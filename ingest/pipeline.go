@@ -79,6 +79,9 @@ type Deps struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	Observer   Observer // optional
+	// Label, when set, adds sensitivity labels to decoded records from
+	// their codes (labels.Labeler.Apply); policy decides on them.
+	Label func([]record.Record)
 }
 
 // Pipeline processes batches of inbound messages. It is safe to run one
@@ -282,6 +285,9 @@ func (p *Pipeline) decode(it *item, now time.Time) {
 			it.fail(audit.CodeIngestRejected, fmt.Sprintf("%s record %d names no patient identifier", recs[i].Type, i))
 			return
 		}
+	}
+	if p.Label != nil {
+		p.Label(recs)
 	}
 	it.recs = recs
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/carecrest/hub/keys"
 	"github.com/carecrest/hub/keys/local"
 	"github.com/carecrest/hub/keys/vault"
+	"github.com/carecrest/hub/labels"
 	"github.com/carecrest/hub/metrics"
 	"github.com/carecrest/hub/mpi"
 	"github.com/carecrest/hub/phi"
@@ -127,6 +128,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	}
 
 	decider := measuredDecider{hub.Policy, hub.Metrics}
+	labeler, err := Labeler(cfg)
+	if err != nil {
+		return nil, err
+	}
 
 	transport, err := kafkaconn.Transport(cfg.Kafka.Security)
 	if err != nil {
@@ -144,7 +149,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	hub.Pipeline, err = ingest.New(cfg.Ingest, ingest.Deps{
 		Decode: ingest.Decode, Resolver: hub.Index, Decider: decider, Sealer: hub.Sealer,
 		Store: measuredCommitter{hub.Store, hub.Metrics}, DeadLetter: hub.dlq, Logger: log,
-		Observer: hub.Metrics,
+		Observer: hub.Metrics, Label: labeler.Apply,
 	})
 	if err != nil {
 		return nil, err
@@ -227,6 +232,19 @@ func KeyManager(ctx context.Context, cfg *config.Config, log *slog.Logger) (keys
 	default:
 		return nil, nil, fmt.Errorf("keys.backend %q unknown; valid: %s", cfg.Keys.Backend, strings.Join(config.KeyBackends, ", "))
 	}
+}
+
+// Labeler builds the sensitivity labeller from the configured code lists
+// (or the built-in starter lists).
+func Labeler(cfg *config.Config) (*labels.Labeler, error) {
+	lc := labels.Default()
+	if cfg.Labels.File != "" {
+		var err error
+		if lc, err = labels.Load(cfg.Labels.File); err != nil {
+			return nil, fmt.Errorf("labels: %w", err)
+		}
+	}
+	return labels.New(lc)
 }
 
 // GraphQLURL is the API endpoint.

@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/ingest"
+	"github.com/carecrest/hub/labels"
+	"github.com/segmentio/kafka-go"
+)
+
+// TestRadiologyDICOMAndSensitivityLabels: DICOM JSON study metadata from the
+// RIS becomes an ImagingStudy linked to the patient the EHR registered, and
+// a lab result coded as an HIV test is labelled at ingest.
+func TestRadiologyDICOMAndSensitivityLabels(t *testing.T) {
+	h := startHub(t)
+	msg := func(topic, ct, v string) kafka.Message {
+		return kafka.Message{Topic: topic, Key: []byte("MRN55"), Value: []byte(v),
+			Headers: []kafka.Header{{Key: "content-type", Value: []byte(ct)}}}
+	}
+	publish(t, h, []kafka.Message{
+		msg("hub.in.ehr", ingest.ContentHL7v2, "MSH|^~\\&|EHR|H|HUB|H|20261125||ADT^A04|R1|P|2.5.1\rPID|1||MRN55^^^H&1.2.3&ISO^MR||Rivera^Sam||19800202|M\r"),
+		msg("hub.in.ris", ingest.ContentDICOMJSON, `[{
+		  "0020000D": {"vr": "UI", "Value": ["1.2.840.113619.2.55.3.1234"]},
+		  "0020000E": {"vr": "UI", "Value": ["1.2.840.113619.2.55.3.1234.1"]},
+		  "00080018": {"vr": "UI", "Value": ["1.2.840.113619.2.55.3.1234.1.1"]},
+		  "00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]},
+		  "00080060": {"vr": "CS", "Value": ["CT"]},
+		  "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Rivera^Sam"}]},
+		  "00100020": {"vr": "LO", "Value": ["MRN55"]},
+		  "00100021": {"vr": "LO", "Value": ["1.2.3"]}
+		}]`),
+		msg("hub.in.lis", ingest.ContentHL7v2, "MSH|^~\\&|LIS|H|HUB|H|20261125||ORU^R01|R2|P|2.5.1\rPID|1||MRN55^^^H&1.2.3&ISO^MR||Rivera^Sam||19800202|M\r"+
+			"OBR|1|X|Y|75622-1^HIV 1+2 Ab+HIV1 p24 Ag^LN|||20261125080000\rOBX|1|CE|75622-1^HIV 1+2 Ab+HIV1 p24 Ag^LN||NEG^Negative^L||||||F\r"),
+	})
+	waitMessages(t, h, 3)
+	if rej, _ := h.Store.Query(context.Background(), audit.Filter{Action: audit.ActionReject}); len(rej) != 0 {
+		t.Fatalf("rejected: %+v", rej)
+	}
+	writes, _ := h.Store.Query(context.Background(), audit.Filter{Action: audit.ActionWrite})
+	patients := map[string]bool{}
+	var study bool
+	for _, e := range writes {
+		patients[e.PatientID] = true
+		study = study || (e.RecordType == "ImagingStudy" && e.ActorID == "ris")
+	}
+	if !study {
+		t.Fatal("no ImagingStudy written by the RIS")
+	}
+	if len(patients) != 1 {
+		t.Fatalf("the three systems' messages landed on %d patients, want 1", len(patients))
+	}
+	var pid string
+	for p := range patients {
+		pid = p
+	}
+	recs, err := h.Store.PatientRecords(context.Background(), pid, []string{"Observation"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("observations: %d, %v", len(recs), err)
+	}
+	if !slices.Contains(recs[0].Labels, labels.HIV) {
+		t.Fatalf("HIV test labels = %v, want %s", recs[0].Labels, labels.HIV)
+	}
+}
