@@ -370,7 +370,13 @@ func identifier(cx Rep, source, kind string) (record.Identifier, map[string]any,
 // its type says what it is (ISO → urn:oid:, UUID → urn:uuid:, URI as is),
 // else the namespace id, else the universal id as given.
 func assigningAuthority(hd Comp) string {
-	ns, uid, typ := clean(hd.Sub(1)), clean(hd.Sub(2)), strings.ToUpper(clean(hd.Sub(3)))
+	return authority(clean(hd.Sub(1)), clean(hd.Sub(2)), clean(hd.Sub(3)))
+}
+
+// authority renders the parts of an HD (namespace, universal id, universal
+// id type) as assigningAuthority does.
+func authority(ns, uid, typ string) string {
+	typ = strings.ToUpper(typ)
 	switch {
 	case uid != "" && typ == "ISO" && isOID(uid):
 		return "urn:oid:" + uid
@@ -394,4 +400,107 @@ func isOID(s string) bool {
 		}
 	}
 	return true
+}
+
+// entityIdentifier maps an EI (entity id .1, namespace .2, universal id .3,
+// universal id type .4: placer and filler numbers, appointment and document
+// ids) to a FHIR Identifier. Its system is the EI's authority rendered as
+// for CX.4, else urn:carecrest:source:<source>:<kind>. typeCode, when not
+// empty, is the identifier type (v2-0203: PLAC, FILL). It returns nil when
+// EI.1 is empty.
+func entityIdentifier(r Rep, source, kind, typeCode string) map[string]any {
+	value := text(r.Comp(1))
+	if value == "" {
+		return nil
+	}
+	sys := authority(text(r.Comp(2)), text(r.Comp(3)), text(r.Comp(4)))
+	if sys == "" {
+		sys = "urn:carecrest:source:" + source + ":" + kind
+	}
+	id := map[string]any{"system": sys, "value": value}
+	if typeCode != "" {
+		id["type"] = concept(systemIdentifierType, typeCode, "")
+	}
+	return id
+}
+
+// personDisplay renders an XCN (id .1, family .2, given .3, middle .4,
+// suffix .5, prefix .6) for Reference.display: the name, or the id number
+// when the name is empty.
+func personDisplay(r Rep) string {
+	parts := make([]string, 0, 5)
+	for _, v := range [...]string{text(r.Comp(6)), text(r.Comp(3)), text(r.Comp(4)), clean(r.Comp(2).Sub(1)), text(r.Comp(5))} {
+		if v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if len(parts) == 0 {
+		return text(r.Comp(1))
+	}
+	return strings.Join(parts, " ")
+}
+
+// locationDisplay renders a PL for Reference.display: its description
+// (.9), else point of care, room, bed, facility, building and floor joined.
+func locationDisplay(r Rep) string {
+	if v := text(r.Comp(9)); v != "" {
+		return v
+	}
+	parts := make([]string, 0, 6)
+	for _, c := range [...]int{1, 2, 3, 4, 7, 8} {
+		if v := text(r.Comp(c)); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// conceptDisplay renders a CE/CWE for Reference.display: its text (.2),
+// else its original text (.9), else its code (.1).
+func conceptDisplay(r Rep) string {
+	for _, c := range [...]int{2, 9, 1} {
+		if v := text(r.Comp(c)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// displayRef is a Reference that names its target without pointing at it:
+// the hub has no resource for the practitioners, locations and payors that
+// messages name. typ (Practitioner, Location) may be empty. It returns nil
+// when display is empty.
+func displayRef(typ, display string) map[string]any {
+	if display == "" {
+		return nil
+	}
+	ref := map[string]any{"display": display}
+	if typ != "" {
+		ref["type"] = typ
+	}
+	return ref
+}
+
+// plainQuantity maps an amount and its units (CE: code .1, text .2, system
+// .3: pharmacy and billing units) to a Quantity. Unlike OBX-6 units, these
+// are rarely UCUM: the unit is the text (else the code), and system and
+// code are only set when .3 says UCUM. ok is false when the amount is not a
+// number.
+func plainQuantity(amount string, units Rep) (map[string]any, bool) {
+	v, ok := number(amount)
+	if !ok {
+		return nil, false
+	}
+	q := map[string]any{"value": v}
+	code, unit := text(units.Comp(1)), text(units.Comp(2))
+	if unit == "" {
+		unit = code
+	}
+	if unit != "" {
+		q["unit"] = unit
+	}
+	if code != "" && strings.EqualFold(text(units.Comp(3)), "UCUM") {
+		q["system"], q["code"] = systemUCUM, code
+	}
+	return q, true
 }

@@ -38,8 +38,19 @@ func Decode(source string, data []byte, received time.Time) ([]record.Record, er
 // DecodeMessage maps one parsed message to canonical records:
 //
 //	ADT A01 A03 A04 A05 A08 A28 A31   one Patient
+//	ADT A34 A40                       one Patient per PID (the surviving
+//	                                  patient; see MergesOf)
 //	ORU R01                           one Observation per OBX, then one
 //	                                  DiagnosticReport per OBR
+//	SIU S12 S13 S14 S15               one Appointment
+//	ORM O01, OML O21, OMI O23         one ServiceRequest per ORC
+//	RDE O11                           one MedicationRequest per ORC
+//	RDS O13                           one MedicationRequest per ORC, each
+//	                                  followed by a MedicationDispense per RXD
+//	DFT P03                           one ChargeItem per FT1
+//	MDM T02 T04                       one DocumentReference
+//
+// Any of them also yields one Coverage per IN1, after its other records.
 //
 // Other message types are a *DecodeError with Reason "unsupported-type".
 // The structure must agree with MSH-9 ("type-mismatch" otherwise) and the
@@ -72,10 +83,25 @@ func DecodeMessage(source string, m *Message, received time.Time) ([]record.Reco
 	switch {
 	case code == "ADT" && patientEvent(trigger):
 		err = d.adt()
+	case code == "ADT" && mergeEvent(trigger):
+		err = d.merge()
 	case code == "ORU" && trigger == "R01":
 		err = d.oru()
+	case code == "SIU" && appointmentStatus(trigger) != "":
+		err = d.siu(trigger)
+	case code == "ORM" && trigger == "O01", code == "OML" && trigger == "O21", code == "OMI" && trigger == "O23":
+		err = d.orm()
+	case code == "RDE" && trigger == "O11", code == "RDS" && trigger == "O13":
+		err = d.rde(code == "RDS")
+	case code == "DFT" && trigger == "P03":
+		err = d.dft()
+	case code == "MDM" && (trigger == "T02" || trigger == "T04"):
+		err = d.mdm(trigger)
 	default:
 		return nil, errorf(ReasonUnsupportedType, 0, 9, "unsupported message type "+d.label)
+	}
+	if err == nil {
+		err = d.coverages()
 	}
 	if err != nil {
 		return nil, err
@@ -180,4 +206,18 @@ func containsIdentifier(ids []record.Identifier, id record.Identifier) bool {
 		}
 	}
 	return false
+}
+
+// firstSubject returns the subject of the message's first PID, for message
+// types about one patient whose PID the standard makes optional (SIU, ORM,
+// RDE): without one the record could not be linked, which is
+// missing-segment.
+func (d *decoder) firstSubject() ([]record.Identifier, *DecodeError) {
+	for i, s := range d.msg.All() {
+		if s.Name() == "PID" {
+			subject, _, err := d.patient(s, i)
+			return subject, err
+		}
+	}
+	return nil, errorf(ReasonMissingSegment, -1, 0, d.label+" message has no PID segment")
 }

@@ -33,6 +33,8 @@ func TestDecodeGolden(t *testing.T) {
 	for _, name := range []string{
 		"adt_a01.hl7", "adt_a08_cr.hl7", "adt_custom_delims.hl7", "oru_r01.hl7",
 		"oru_two_patients.hl7", "batch.hl7", "stream_no_trailers.hl7",
+		"siu_s12.hl7", "siu_s14.hl7", "siu_s15.hl7", "orm_o01.hl7", "rds_o13.hl7",
+		"dft_p03.hl7", "mdm_t04.hl7", "adt_a40.hl7",
 	} {
 		t.Run(name, func(t *testing.T) {
 			recs, err := Decode("ehr", readFixture(t, name), received)
@@ -316,8 +318,26 @@ func TestDecodeErrors(t *testing.T) {
 		msg     string // substring of the error text
 		segment int
 	}{
-		{"unsupported SIU", string(readFixture(t, "siu_s12.hl7")), ReasonUnsupportedType, "unsupported message type SIU^S12", 0},
-		{"unsupported ADT event", msh + "ADT^A40|1|P|2.5\r" + pid, ReasonUnsupportedType, "ADT^A40", 0},
+		{"unsupported VXU", string(readFixture(t, "vxu_v04.hl7")), ReasonUnsupportedType, "unsupported message type VXU^V04", 0},
+		{"unsupported ADT event", msh + "ADT^A02|1|P|2.5\r" + pid, ReasonUnsupportedType, "ADT^A02", 0},
+		{"unsupported SIU event", msh + "SIU^S17|1|P|2.5\r" + pid, ReasonUnsupportedType, "SIU^S17", 0},
+		{"unsupported MDM event", msh + "MDM^T01|1|P|2.5\r" + pid, ReasonUnsupportedType, "MDM^T01", 0},
+		{"SIU without SCH", msh + "SIU^S12|1|P|2.5\r" + pid, ReasonTypeMismatch, "no SCH", -1},
+		{"SIU with two SCH", msh + "SIU^S12|1|P|2.5\rSCH|1\rSCH|2\r" + pid, ReasonTypeMismatch, "more than one SCH", 2},
+		{"SIU without PID", msh + "SIU^S13|1|P|2.5\rSCH|1\r", ReasonMissingSegment, "no PID", -1},
+		{"ORM without ORC", msh + "ORM^O01|1|P|2.5\r" + pid + "PV1|1\r", ReasonTypeMismatch, "no ORC", -1},
+		{"ORM OBR before ORC", msh + "ORM^O01|1|P|2.5\r" + pid + "OBR|1\rORC|NW\r", ReasonTypeMismatch, "OBR before any ORC", 2},
+		{"OML without PID", msh + "OML^O21|1|P|2.5\rORC|NW\rOBR|1\r", ReasonMissingSegment, "no PID", -1},
+		{"RDE without RXE", msh + "RDE^O11|1|P|2.5\r" + pid + "ORC|NW\rRXR|PO\r", ReasonTypeMismatch, "no RXE", -1},
+		{"RDS without RXD", msh + "RDS^O13|1|P|2.5\r" + pid + "ORC|NW\rRXE||X\r", ReasonTypeMismatch, "no RXD", -1},
+		{"DFT without FT1", msh + "DFT^P03|1|P|2.5\r" + pid, ReasonTypeMismatch, "no FT1", -1},
+		{"MDM without TXA", msh + "MDM^T02|1|P|2.5\r" + pid + "OBX|1|TX|X||t\r", ReasonTypeMismatch, "no TXA", -1},
+		{"MDM without OBX", msh + "MDM^T02|1|P|2.5\r" + pid + "TXA|1|DS\r", ReasonTypeMismatch, "no OBX", -1},
+		{"A40 without MRG", msh + "ADT^A40|1|P|2.5\r" + pid, ReasonTypeMismatch, "PID without MRG", 1},
+		{"A40 MRG before PID", msh + "ADT^A40|1|P|2.5\rMRG|X\r" + pid, ReasonTypeMismatch, "MRG without its own PID", 1},
+		{"A40 second pair without MRG", msh + "ADT^A40|1|P|2.5\r" + pid + "MRG|X\r" + pid, ReasonTypeMismatch, "PID without MRG", 3},
+		{"A34 MRG without identifier", msh + "ADT^A34|1|P|2.5\r" + pid + "MRG|^^^FAC\r", ReasonNoPatientIdentifier, "MRG-1", 2},
+		{"IN1 in ADT without identifier in PID", msh + "ADT^A04|1|P|2.5\rPID|1\rIN1|1\r", ReasonNoPatientIdentifier, "no patient identifier", 1},
 		{"unsupported ORU event", msh + "ORU^R30|1|P|2.5\r" + pid, ReasonUnsupportedType, "ORU^R30", 0},
 		{"unknown type", msh + "XYZ^Q99|1|P|2.5\r", ReasonUnsupportedType, "(unrecognised type)", 0},
 		{"empty type", msh + "|1|P|2.5\r", ReasonUnsupportedType, "(unrecognised type)", 0},
@@ -352,7 +372,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestDecodeBatchFailsAsAWhole(t *testing.T) {
-	data := append(readFixture(t, "batch.hl7"), readFixture(t, "siu_s12.hl7")...)
+	data := append(readFixture(t, "batch.hl7"), readFixture(t, "vxu_v04.hl7")...)
 	recs, err := Decode("ehr", data, received)
 	var de *DecodeError
 	if !errors.As(err, &de) || recs != nil || de.Message != 2 || de.Reason != ReasonUnsupportedType {

@@ -37,7 +37,7 @@ func ExampleDecode() {
 	r := recs[0]
 	fmt.Println(r.Type, r.MessageID, r.Subject[0].System, r.Resource["gender"], r.Resource["birthDate"])
 
-	_, err = hl7.Decode("ehr", []byte("MSH|^~\\&|S|N|H|C|20240101||SIU^S12|C-3|P|2.5\r"), time.Now())
+	_, err = hl7.Decode("ehr", []byte("MSH|^~\\&|S|N|H|C|20240101||VXU^V04|C-3|P|2.5\r"), time.Now())
 	var de *hl7.DecodeError
 	if errors.As(err, &de) {
 		fmt.Println(de.Reason)
@@ -46,5 +46,5 @@ func ExampleDecode() {
 	// Output:
 	// Patient C-2 urn:oid:1.2.3 female 1980-01-01
 	// unsupported-type
-	// hl7: unsupported-type: unsupported message type SIU^S12 (message 0, segment 0, field 9)
+	// hl7: unsupported-type: unsupported message type VXU^V04 (message 0, segment 0, field 9)
 }
