@@ -20,6 +20,7 @@ import (
 	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/kafkaconn"
 	"github.com/carecrest/hub/keys/vault"
+	"github.com/carecrest/hub/mllp"
 	"github.com/carecrest/hub/store/clickhouse"
 	"gopkg.in/yaml.v3"
 )
@@ -44,9 +45,11 @@ type Config struct {
 	Keys    Keys          `yaml:"keys"`
 	Policy  Policy        `yaml:"policy"`
 	Labels  Labels        `yaml:"labels"`
-	HTTP    HTTP          `yaml:"http"`
-	Auth    Auth          `yaml:"auth"`
-	Log     Log           `yaml:"log"`
+	// Gateways feed Kafka from systems that do not produce to it directly.
+	Gateways Gateways `yaml:"gateways"`
+	HTTP     HTTP     `yaml:"http"`
+	Auth     Auth     `yaml:"auth"`
+	Log      Log      `yaml:"log"`
 }
 
 // Kafka says where traffic comes from.
@@ -96,6 +99,13 @@ type Keys struct {
 		Size int           `yaml:"size"`
 		TTL  time.Duration `yaml:"ttl"`
 	} `yaml:"cache"`
+}
+
+// Gateways are the hub's own listeners in front of Kafka.
+type Gateways struct {
+	// MLLP listeners for HL7 v2 senders, one per source system: each
+	// writes to hub.in.<source> and acknowledges only after Kafka did.
+	MLLP []mllp.Config `yaml:"mllp"`
 }
 
 // Labels configures sensitivity labelling at ingest.
@@ -242,6 +252,16 @@ func (c *Config) Validate() error {
 	}
 	if strings.ContainsAny(c.Instance, " |") || c.Instance == "" {
 		errs = append(errs, fmt.Errorf("instance %q: need a non-empty name without spaces", c.Instance))
+	}
+	for i := range c.Gateways.MLLP {
+		g := c.Gateways.MLLP[i]
+		g.Defaults()
+		if err := g.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("gateways.mllp[%d]: %w", i, err))
+		}
+		if !slices.Contains(c.Kafka.Sources, g.Source) {
+			errs = append(errs, fmt.Errorf("gateways.mllp[%d]: source %q is not among kafka.sources, so its topic would not be consumed", i, g.Source))
+		}
 	}
 	if err := c.Ingest.Validate(); err != nil {
 		errs = append(errs, err)

@@ -28,6 +28,7 @@ import (
 	"github.com/carecrest/hub/keys/vault"
 	"github.com/carecrest/hub/labels"
 	"github.com/carecrest/hub/metrics"
+	"github.com/carecrest/hub/mllp"
 	"github.com/carecrest/hub/mpi"
 	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
@@ -52,10 +53,12 @@ type Hub struct {
 	Registry *prometheus.Registry
 	Health   *health.Checker
 
-	consumer *kafka.Reader
-	dlq      *kafka.Writer
-	http     *http.Server
-	listener net.Listener
+	consumer  *kafka.Reader
+	dlq       *kafka.Writer
+	mllp      []*mllp.Server
+	mllpAddrs []string
+	http      *http.Server
+	listener  net.Listener
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -192,6 +195,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	hub.cancel = cancel
+	if err := hub.startGateways(runCtx, brokers, transport); err != nil {
+		cancel()
+		return nil, err
+	}
 	hub.wg.Go(func() {
 		if err := hub.Pipeline.Run(runCtx, hub.consumer); err != nil {
 			log.Error("ingest stopped", "err", err)
@@ -277,6 +284,9 @@ func (h *Hub) Close() error {
 	}
 	if h.cancel != nil {
 		h.cancel()
+	}
+	for _, g := range h.mllp {
+		_ = g.Close() // senders get their ACKs for messages in flight
 	}
 	if h.http != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
