@@ -9,6 +9,7 @@ import (
 
 	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/demo"
+	"github.com/carecrest/hub/mllp"
 	"github.com/carecrest/hub/server"
 )
 
@@ -21,6 +22,7 @@ func TestTour(t *testing.T) {
 	}
 	cfg.SetDataDir(t.TempDir())
 	cfg.Kafka.Embedded.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Gateways.MLLP = []mllp.Config{{Addr: "127.0.0.1:0", Source: "registration"}}
 	cfg.Defaults()
 	h, err := server.Start(context.Background(), cfg, nil)
 	if err != nil {
@@ -36,6 +38,7 @@ func TestTour(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		"3 messages dead-lettered",
+		"MSA|AA|REG",               // the MLLP gateway acknowledged after Kafka did
 		`"masked": [`, `"telecom"`, // billing clerk's redaction marker
 		`"resourceType": "Observation"`, // withheld for billing
 		`"code": "FORBIDDEN"`,           // opt-out

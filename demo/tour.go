@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/auth"
+	"github.com/carecrest/hub/mllp"
 	"github.com/carecrest/hub/server"
 	"github.com/segmentio/kafka-go"
 )
@@ -89,7 +91,16 @@ func Run(ctx context.Context, h *server.Hub, o Options) error {
 	for _, topic := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(out, "  published %3d messages to %s\n", counts[topic], topic)
 	}
-	stored, rejected, err := waitIngested(ctx, h, start, len(t.Messages))
+	sent := len(t.Messages)
+	if addrs := h.MLLPAddrs(); len(addrs) > 0 {
+		ack, err := sendMLLP(ctx, addrs[0], mllpRegistration(t.Patients[len(t.Patients)-1], start))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  sent 1 ADT^A04 over MLLP to %s (registration); ACK: %s\n", addrs[0], strings.TrimSpace(strings.ReplaceAll(ack, "\r", " | ")))
+		sent++
+	}
+	stored, rejected, err := waitIngested(ctx, h, start, sent)
 	if err != nil {
 		return err
 	}
@@ -152,6 +163,32 @@ func Run(ctx context.Context, h *server.Hub, o Options) error {
   -d '{"query":"{ patient(identifier: \"%s\") { name { family given } birthDate masked observations { code { coding { display } } valueQuantity { value unit } } } }"}'
 `, h.GraphQLURL(), filepath.Join(dir, "billing.jwt"), p.Identifier())
 	return nil
+}
+
+// mllpRegistration is an ADT^A04 for p, as a registration system sends it
+// (control ids are counters: they travel in clear in every ACK).
+func mllpRegistration(p Patient, at time.Time) string {
+	return fmt.Sprintf("MSH|^~\\&|REGSYS|CCH|CARECREST|CCH|%s||ADT^A04^ADT_A01|REG%06d|P|2.5.1\r%s\r",
+		hl7Time(at), 1, pid(p))
+}
+
+// sendMLLP sends one message over MLLP and returns the acknowledgement.
+func sendMLLP(ctx context.Context, addr, msg string) (string, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("mllp: %w", err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	if err := mllp.WriteFrame(conn, []byte(msg)); err != nil {
+		return "", fmt.Errorf("mllp: %w", err)
+	}
+	ack, err := mllp.NewReader(conn, 1<<20).ReadFrame()
+	if err != nil {
+		return "", fmt.Errorf("mllp ack: %w", err)
+	}
+	return string(ack), nil
 }
 
 func section(out io.Writer, title string) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/demo"
+	"github.com/carecrest/hub/mllp"
 	"github.com/carecrest/hub/server"
 )
 
@@ -145,6 +146,7 @@ func runDemo(args []string) int {
 	cfg, err := c.load(func(cfg *config.Config) {
 		cfg.SetDataDir("data/demo")
 		cfg.Log.Level = "warn"
+		cfg.Gateways.MLLP = []mllp.Config{{Addr: "127.0.0.1:2575", Source: "registration"}}
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hub: configuration: %v\n", err)
