@@ -17,6 +17,7 @@ import (
 
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/broker"
+	"github.com/carecrest/hub/httpingest"
 	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/kafkaconn"
 	"github.com/carecrest/hub/keys/vault"
@@ -106,6 +107,14 @@ type Gateways struct {
 	// MLLP listeners for HL7 v2 senders, one per source system: each
 	// writes to hub.in.<source> and acknowledges only after Kafka did.
 	MLLP []mllp.Config `yaml:"mllp"`
+	// HTTP serves FHIR R4 and DICOM JSON ingest (POST /fhir, /fhir/{type},
+	// /dicom) on the API listener for source systems holding a token with
+	// kind application and role source-system; the token's subject names the
+	// source.
+	HTTP struct {
+		Enabled           bool `yaml:"enabled"`
+		httpingest.Config `yaml:",inline"`
+	} `yaml:"http"`
 }
 
 // Labels configures sensitivity labelling at ingest.
@@ -252,6 +261,13 @@ func (c *Config) Validate() error {
 	}
 	if strings.ContainsAny(c.Instance, " |") || c.Instance == "" {
 		errs = append(errs, fmt.Errorf("instance %q: need a non-empty name without spaces", c.Instance))
+	}
+	if c.Gateways.HTTP.Enabled {
+		g := c.Gateways.HTTP.Config
+		g.Defaults()
+		if err := g.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("gateways.http: %w", err))
+		}
 	}
 	for i := range c.Gateways.MLLP {
 		g := c.Gateways.MLLP[i]

@@ -2,12 +2,18 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/auth"
+	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/labels"
+	"github.com/carecrest/hub/server"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -62,5 +68,61 @@ func TestRadiologyDICOMAndSensitivityLabels(t *testing.T) {
 	}
 	if !slices.Contains(recs[0].Labels, labels.HIV) {
 		t.Fatalf("HIV test labels = %v, want %s", recs[0].Labels, labels.HIV)
+	}
+}
+
+// TestTelemedicineOverHTTP: a telemedicine platform posts FHIR over HTTP
+// with a source-system token; the gateway answers 202 only after Kafka has
+// it; the observation is then visible to a clinician. A user token cannot
+// post.
+func TestTelemedicineOverHTTP(t *testing.T) {
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SetDataDir(t.TempDir())
+	cfg.Kafka.Embedded.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Gateways.HTTP.Enabled = true
+	h, err := server.Start(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	signer, err := auth.LoadSigner(h.Config.Auth.DevSigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	source, _ := signer.Mint(auth.Claims{Subject: "telemedicine", Roles: []string{"source-system"}, Kind: "application",
+		Issuer: h.Config.Auth.Issuer, Audience: h.Config.Auth.Audience}, time.Hour)
+	base := strings.TrimSuffix(h.GraphQLURL(), "/graphql")
+	post := func(token, path, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	patient := `{"resourceType":"Patient","id":"tm-1","identifier":[{"system":"urn:oid:1.2.3","value":"MRN4242"}],"name":[{"family":"Quispe","given":["Mateo"]}]}`
+	vitals := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],` +
+		`"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/tm-1"},` +
+		`"effectiveDateTime":"2026-11-25T08:00:00Z","valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
+	if code := post(source, "/fhir/Patient", patient); code != http.StatusAccepted {
+		t.Fatalf("POST Patient: HTTP %d", code)
+	}
+	if code := post(source, "/fhir/Observation", vitals); code != http.StatusAccepted {
+		t.Fatalf("POST Observation: HTTP %d", code)
+	}
+	user := mintTB(t, h, "dr.osei", []string{"physician"}, []string{"TREAT"})
+	if code := post(user, "/fhir/Observation", vitals); code != http.StatusForbidden {
+		t.Fatalf("a user token posted: HTTP %d, want 403", code)
+	}
+	waitMessagesTB(t, h, 2)
+	p := patientOf(t, gql(t, h, user, `{ patient(identifier: "urn:oid:1.2.3|MRN4242") { observations { valueQuantity { value unit } } } }`, nil))
+	if obs, _ := p["observations"].([]any); len(obs) != 1 {
+		t.Fatalf("observations = %v", p["observations"])
 	}
 }

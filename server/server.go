@@ -56,6 +56,7 @@ type Hub struct {
 	consumer  *kafka.Reader
 	dlq       *kafka.Writer
 	mllp      []*mllp.Server
+	gw        *kafka.Writer
 	mllpAddrs []string
 	http      *http.Server
 	listener  net.Listener
@@ -175,13 +176,16 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	if cfg.HTTP.MetricsEnabled() {
 		mux.Handle("/metrics", metrics.Handler(hub.Registry))
 	}
+	if err := hub.mountHTTPIngest(mux, brokers, transport); err != nil {
+		return nil, err
+	}
 	hub.registerChecks(rawMgr, transport, brokers)
 	hub.Health.Mount(mux)
 	hub.listener, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen %s: %w", cfg.HTTP.Addr, err)
 	}
-	hub.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	hub.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 90 * time.Second} // above body read + ingest publish timeout
 
 	hub.consumer = kafka.NewReader(kafka.ReaderConfig{
 		Brokers: brokers, GroupID: cfg.Kafka.Group, GroupTopics: cfg.Kafka.Topics(),
