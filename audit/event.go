@@ -21,6 +21,8 @@ const (
 	CodeConsentChange   = "CC3000I" // a consent was recorded, changed or withdrawn
 	CodeAuditQuery      = "CC4000I" // the audit log was queried
 	CodeAuditQueryDeny  = "CC4001W" // an audit query was denied
+	CodeRouted          = "CC5000I" // records disclosed to a subscriber
+	CodeRouteDeny       = "CC5001W" // routing to a subscriber was denied
 )
 
 // Actions.
