@@ -22,6 +22,7 @@ import (
 	"github.com/carecrest/hub/kafkaconn"
 	"github.com/carecrest/hub/keys/vault"
 	"github.com/carecrest/hub/mllp"
+	"github.com/carecrest/hub/route"
 	"github.com/carecrest/hub/store/clickhouse"
 	"gopkg.in/yaml.v3"
 )
@@ -46,6 +47,8 @@ type Config struct {
 	Keys    Keys          `yaml:"keys"`
 	Policy  Policy        `yaml:"policy"`
 	Labels  Labels        `yaml:"labels"`
+	// Route lists the subscriber systems records are disclosed to.
+	Route route.Config `yaml:"route"`
 	// Gateways feed Kafka from systems that do not produce to it directly.
 	Gateways Gateways `yaml:"gateways"`
 	HTTP     HTTP     `yaml:"http"`
@@ -261,6 +264,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.ContainsAny(c.Instance, " |") || c.Instance == "" {
 		errs = append(errs, fmt.Errorf("instance %q: need a non-empty name without spaces", c.Instance))
+	}
+	if err := c.Route.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("route: %w", err))
 	}
 	if c.Gateways.HTTP.Enabled {
 		g := c.Gateways.HTTP.Config

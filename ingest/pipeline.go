@@ -19,6 +19,7 @@ import (
 	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
 	"github.com/carecrest/hub/record"
+	"github.com/carecrest/hub/route"
 	"github.com/carecrest/hub/store"
 	"github.com/segmentio/kafka-go"
 )
@@ -82,6 +83,18 @@ type Deps struct {
 	// Label, when set, adds sensitivity labels to decoded records from
 	// their codes (labels.Labeler.Apply); policy decides on them.
 	Label func([]record.Record)
+	// Router, when set, routes the batch's records to subscribers after the
+	// durable commit: its audit events go to Audit first (no audit, no
+	// disclosure), then its messages to Outbound (acks from all replicas),
+	// and only then may offsets be committed.
+	Router   Router
+	Audit    audit.Appender
+	Outbound Sink
+}
+
+// Router plans disclosures of stored records to subscribers (route.Router).
+type Router interface {
+	Plan(ctx context.Context, recs []record.Sealed) (route.Plan, error)
 }
 
 // Pipeline processes batches of inbound messages. It is safe to run one
@@ -113,6 +126,9 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	}
 	if d.Observer == nil {
 		d.Observer = noObserver{}
+	}
+	if d.Router != nil && (d.Audit == nil || d.Outbound == nil) {
+		return nil, errors.New("ingest: a router needs an audit appender and an outbound sink")
 	}
 	return &Pipeline{cfg: cfg, Deps: d}, nil
 }
@@ -227,6 +243,9 @@ func (p *Pipeline) Process(ctx context.Context, msgs []kafka.Message) (Stats, er
 		return Stats{}, err
 	}
 	st.Records, st.Duplicates = res.Records, res.Duplicates
+	if err := p.route(ctx, b.Records); err != nil {
+		return Stats{}, err
+	}
 	for _, it := range items {
 		if it.reject != "" {
 			p.Observer.IngestMessages(it.source, "rejected", 1)
@@ -239,6 +258,34 @@ func (p *Pipeline) Process(ctx context.Context, msgs []kafka.Message) (Stats, er
 		p.afterStore()
 	}
 	return st, nil
+}
+
+// route discloses the batch's records to subscribers. Every record is
+// routed, duplicates included: that is how a crash after the commit but
+// before routing is recovered on redelivery (audit keys make the events
+// idempotent; subscribers dedupe messages by hub-record-id).
+func (p *Pipeline) route(ctx context.Context, recs []record.Sealed) error {
+	if p.Router == nil || len(recs) == 0 {
+		return nil
+	}
+	plan, err := p.Router.Plan(ctx, recs)
+	if err != nil {
+		return fmt.Errorf("ingest: route: %w", err)
+	}
+	if len(plan.Events) > 0 {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := p.Audit.Append(actx, plan.Events)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("ingest: audit routing: %w", err)
+		}
+	}
+	if len(plan.Messages) > 0 {
+		if err := p.Outbound.WriteMessages(ctx, plan.Messages...); err != nil {
+			return fmt.Errorf("ingest: publish routed records: %w", err)
+		}
+	}
+	return nil
 }
 
 // parallel runs fn over items on the configured number of workers.

@@ -80,6 +80,7 @@ var eventCodes = set(
 	"CC2000I", "CC2001W", "CC2002W", "CC2003E",
 	"CC3000I",
 	"CC4000I", "CC4001W",
+	"CC5000I", "CC5001W",
 )
 
 // The number of distinct values a pattern-checked label may take; later

@@ -681,3 +681,34 @@ test_audit_query_needs_user_kind if {
 	d := authz.decision with input as audit_query(s)
 	not d.allow
 }
+
+# --- route: subscriber systems -------------------------------------------------
+
+subscriber(role, purpose) := {"id": "sub-1", "kind": "system", "roles": [role], "purpose": purpose}
+
+route(subject, record_type) := object.union(read(subject, record_type), {"action": "route"})
+
+test_route_hie_participant_gets_clinical_data if {
+	d := authz.decision with input as route(subscriber("hie_participant", "TREAT"), "Observation")
+	d.allow
+	d.fields == ["*"]
+}
+
+test_route_opt_out_blocks_hie if {
+	d := authz.decision with input as with_consents(route(subscriber("hie_participant", "TREAT"), "Observation"), [opt_out("c-9")])
+	not d.allow
+	"consent.opt-out" in d.rules
+}
+
+test_route_billing_system_minimum_necessary if {
+	p := authz.decision with input as route(subscriber("billing_system", "HPAYMT"), "Patient")
+	p.allow
+	p.fields == ["address", "birthDate", "identifier", "name"]
+	o := authz.decision with input as route(subscriber("billing_system", "HPAYMT"), "Observation")
+	not o.allow
+}
+
+test_route_system_roles_not_for_users if {
+	d := authz.decision with input as route(user(["hie_participant"], "TREAT"), "Observation")
+	not d.allow
+}

@@ -81,13 +81,13 @@ func realSealed(t *testing.T) (*phi.Sealer, []record.Sealed) {
 	return sealer, out
 }
 
-// TestRealPolicyDeniesRoutingAsShipped runs the embedded Rego policy: as
-// shipped it grants routing to no subscriber. Role application requires a
-// care relationship the router cannot assert (Input.Relationship stays
-// false), and no role for kind application or system covers HPAYMT or
-// treatment exchange with the HIE. Every record is therefore denied,
-// audited, and never decrypted.
-func TestRealPolicyDeniesRoutingAsShipped(t *testing.T) {
+// TestRealPolicyRouting runs the embedded Rego policy. The HIE (role
+// hie_participant, kind system, TREAT) receives patient P1's records and is
+// denied P2's, who opted out. Role application needs a care relationship the
+// router cannot assert yet (Input.Relationship stays false), and a user role
+// is not valid for a system subscriber: both are denied, audited and never
+// decrypted.
+func TestRealPolicyRouting(t *testing.T) {
 	ctx := context.Background()
 	eng, err := policy.New(ctx, policy.Config{}, nil)
 	if err != nil {
@@ -111,27 +111,39 @@ func TestRealPolicyDeniesRoutingAsShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Messages) != 0 {
-		t.Fatalf("shipped policy routed %d messages", len(p.Messages))
+	if len(p.Messages) != 2 {
+		t.Fatalf("routed %d messages, want P1's Patient and Observation to the HIE", len(p.Messages))
 	}
-	want := map[string]string{
+	for _, m := range p.Messages {
+		if m.Topic != "hub.out.hie" || string(m.Key) != "P1" {
+			t.Errorf("routed to %s for %s", m.Topic, m.Key)
+		}
+	}
+	wantDeny := map[string]string{
 		"carecrest-app": "care relationship required",
 		"billing":       "role not valid for this kind of subject",
-		"hie":           "subject holds no known role",
+		"hie":           "patient opted out for this purpose",
 	}
-	if len(p.Events) != 8 {
-		t.Errorf("%d events, want 8 denials (app 3, billing 2 Patients, hie 3)", len(p.Events))
-	}
+	var routed, denied int
 	for _, e := range p.Events {
-		if e.Code != audit.CodeRouteDeny || e.Outcome != audit.OutcomeDeny || !strings.HasPrefix(e.Key, "rd|"+e.ActorID+"|") {
-			t.Errorf("event %s %s key %s, want a route deny", e.Code, e.Outcome, e.Key)
-		}
-		if !strings.Contains(e.Reason, want[e.ActorID]) {
-			t.Errorf("%s %s %s: reason %q, want %q", e.ActorID, e.PatientID, e.RecordType, e.Reason, want[e.ActorID])
-		}
 		if !strings.HasPrefix(e.PolicyRevision, "sha256:") {
 			t.Errorf("event names no policy revision: %q", e.PolicyRevision)
 		}
+		switch e.Code {
+		case audit.CodeRouted:
+			routed++
+			if e.ActorID != "hie" || e.PatientID != "P1" {
+				t.Errorf("routed event %s %s", e.ActorID, e.PatientID)
+			}
+		case audit.CodeRouteDeny:
+			denied++
+			if !strings.HasPrefix(e.Key, "rd|"+e.ActorID+"|") || !strings.Contains(e.Reason, wantDeny[e.ActorID]) {
+				t.Errorf("%s %s %s: key %s reason %q, want %q", e.ActorID, e.PatientID, e.RecordType, e.Key, e.Reason, wantDeny[e.ActorID])
+			}
+		}
+	}
+	if routed != 2 || denied != 6 {
+		t.Errorf("events: %d routed, %d denied; want 2 and 6 (app 3, billing 2 Patients, hie 1 for P2)", routed, denied)
 	}
 }
 

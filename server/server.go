@@ -33,6 +33,7 @@ import (
 	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
 	"github.com/carecrest/hub/query"
+	"github.com/carecrest/hub/route"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
@@ -85,7 +86,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	brokers := cfg.Kafka.Brokers
 	switch cfg.Kafka.Backend {
 	case "embedded":
-		hub.Broker, err = broker.Start(cfg.Kafka.Embedded, append(cfg.Kafka.Topics(), cfg.Ingest.DeadLetterTopic)...)
+		topics := append(cfg.Kafka.Topics(), cfg.Ingest.DeadLetterTopic)
+		for _, s := range cfg.Route.Subscribers {
+			topics = append(topics, s.Topic())
+		}
+		hub.Broker, err = broker.Start(cfg.Kafka.Embedded, topics...)
 		if err != nil {
 			return nil, err
 		}
@@ -150,11 +155,24 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 		BatchTimeout: 5 * time.Millisecond, WriteTimeout: 10 * time.Second, Transport: transport,
 	}
 	hub.closers = append(hub.closers, hub.dlq.Close)
-	hub.Pipeline, err = ingest.New(cfg.Ingest, ingest.Deps{
+	deps := ingest.Deps{
 		Decode: ingest.Decode, Resolver: hub.Index, Decider: decider, Sealer: hub.Sealer,
 		Store: measuredCommitter{hub.Store, hub.Metrics}, DeadLetter: hub.dlq, Logger: log,
 		Observer: hub.Metrics, Label: labeler.Apply,
-	})
+	}
+	if len(cfg.Route.Subscribers) > 0 {
+		router, err := route.New(cfg.Route, route.Deps{Decider: decider, Consents: hub.Store, Opener: hub.Sealer, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		out := &kafka.Writer{ // one patient's messages stay ordered: keyed by patient, hashed
+			Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+			BatchTimeout: 5 * time.Millisecond, WriteTimeout: 10 * time.Second, Transport: transport,
+		}
+		hub.closers = append(hub.closers, out.Close)
+		deps.Router, deps.Audit, deps.Outbound = router, measuredAppender{hub.Store, hub.Metrics}, out
+	}
+	hub.Pipeline, err = ingest.New(cfg.Ingest, deps)
 	if err != nil {
 		return nil, err
 	}
