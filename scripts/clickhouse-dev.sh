@@ -27,17 +27,29 @@ ready() {
   clickhouse-client --host 127.0.0.1 --port "$PORT" -q 'SELECT 1' >/dev/null 2>&1
 }
 
+ours() {
+  [ -f "$DIR/pid" ] && kill -0 "$(cat "$DIR/pid")" 2>/dev/null
+}
+
 start() {
   install
-  if ready; then echo "ClickHouse already running on 127.0.0.1:$PORT" >&2; return; fi
+  if ready; then
+    if ours; then echo "ClickHouse already running on 127.0.0.1:$PORT (data in $DIR)" >&2; return; fi
+    echo "port $PORT answers but is not this script's server: stop it or set CLICKHOUSE_PORT" >&2
+    exit 1
+  fi
   mkdir -p "$DIR"/{data,tmp,user_files,format_schemas}
   config=/etc/clickhouse-server/config.xml
-  (cd "$DIR" && nohup clickhouse-server --config-file="$config" -- \
+  (
+    cd "$DIR"
+    nohup clickhouse-server --config-file="$config" -- \
       --path="$DIR/data/" --tmp_path="$DIR/tmp/" --user_files_path="$DIR/user_files/" \
       --format_schema_path="$DIR/format_schemas/" \
       --logger.log="$DIR/server.log" --logger.errorlog="$DIR/error.log" \
       --listen_host=127.0.0.1 --tcp_port="$PORT" --http_port="$HTTP_PORT" \
-      >"$DIR/stdout.log" 2>&1 & echo $! >"$DIR/pid")
+      >"$DIR/stdout.log" 2>&1 &
+    echo $! >"$DIR/pid" # the server's own pid, so stop() can wait for it
+  )
   for _ in $(seq 1 60); do
     if ready; then
       echo "ClickHouse $(clickhouse-client --port "$PORT" -q 'SELECT version()') on 127.0.0.1:$PORT (data in $DIR)" >&2
@@ -52,8 +64,14 @@ start() {
 
 stop() {
   if [ -f "$DIR/pid" ]; then
-    kill "$(cat "$DIR/pid")" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$(cat "$DIR/pid")" 2>/dev/null || break; sleep 0.25; done
+    pid="$(cat "$DIR/pid")"
+    kill "$pid" 2>/dev/null || true
+    # ClickHouse can take a while to shut down; never delete its data under it.
+    for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    fi
   fi
   rm -rf "$DIR"
 }
