@@ -31,16 +31,24 @@ import (
 // startHub starts a hub on embedded defaults in a temporary directory.
 func startHub(t *testing.T) *server.Hub { return startHubTB(t) }
 
-func startHubTB(t testing.TB) *server.Hub {
+func startHubTB(t testing.TB) *server.Hub { return startWith(t, testConfig(t)) }
+
+// testConfig is the embedded defaults in a temporary directory, with the
+// broker and the API on free loopback ports.
+func testConfig(t testing.TB) *config.Config {
 	t.Helper()
 	cfg, err := config.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.SetDataDir(t.TempDir())
-	cfg.Kafka.Embedded.Addr = "127.0.0.1:0"
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Defaults()
+	cfg.Kafka.Embedded.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	return cfg
+}
+
+// startWith starts a hub and stops it when the test ends.
+func startWith(t testing.TB, cfg *config.Config) *server.Hub {
+	t.Helper()
 	h, err := server.Start(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)

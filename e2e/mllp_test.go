@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/mllp"
-	"github.com/carecrest/hub/server"
 )
 
 // TestRegistrationOverMLLP: a registration system sends ADT^A04 over MLLP;
@@ -18,18 +16,9 @@ import (
 // patient is then readable over GraphQL; a retransmission stores nothing
 // twice.
 func TestRegistrationOverMLLP(t *testing.T) {
-	cfg, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SetDataDir(t.TempDir())
-	cfg.Kafka.Embedded.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.Gateways.MLLP = []mllp.Config{{Addr: "127.0.0.1:0", Source: "registration"}}
-	h, err := server.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := startWith(t, cfg)
 
 	conn, err := net.Dial("tcp", h.MLLPAddrs()[0])
 	if err != nil {

@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/carecrest/hub/audit"
-	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/demo"
 	"github.com/carecrest/hub/route"
-	"github.com/carecrest/hub/server"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -19,21 +17,12 @@ import (
 // and consent decision as a read and is audited as a disclosure; the
 // patient who opted out is not routed (and the denial is audited).
 func TestRoutingToTheHIE(t *testing.T) {
-	cfg, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SetDataDir(t.TempDir())
-	cfg.Kafka.Embedded.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.Route.Subscribers = []route.Subscriber{{
 		Name: "hie", Kind: route.KindSystem, Roles: []string{"hie_participant"}, Purpose: "TREAT",
 		Types: []string{"Patient", "Observation"},
 	}}
-	h, err := server.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := startWith(t, cfg)
 	// The opt-out arrives first, so the opted-out patient's data is never
 	// routed.
 	traffic := demo.Generate(4, time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC))

@@ -10,10 +10,8 @@ import (
 
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/auth"
-	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/labels"
-	"github.com/carecrest/hub/server"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -76,18 +74,9 @@ func TestRadiologyDICOMAndSensitivityLabels(t *testing.T) {
 // it; the observation is then visible to a clinician. A user token cannot
 // post.
 func TestTelemedicineOverHTTP(t *testing.T) {
-	cfg, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SetDataDir(t.TempDir())
-	cfg.Kafka.Embedded.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.Gateways.HTTP.Enabled = true
-	h, err := server.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := startWith(t, cfg)
 	signer, err := auth.LoadSigner(h.Config.Auth.DevSigningKey)
 	if err != nil {
 		t.Fatal(err)

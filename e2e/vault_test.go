@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/carecrest/hub/audit"
-	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/demo"
 	"github.com/carecrest/hub/keys"
 	"github.com/carecrest/hub/keys/vault/transittest"
@@ -21,12 +20,7 @@ import (
 // committing; after unsealing, everything published meanwhile is stored.
 func TestVaultSealedFailsClosedAndResumes(t *testing.T) {
 	v := transittest.New(t)
-	cfg, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SetDataDir(t.TempDir())
-	cfg.Kafka.Embedded.Addr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.Keys.Backend = "vault"
 	cfg.Keys.Vault.Address = v.URL
 	cfg.Keys.Vault.Auth.Method = "token"
@@ -36,11 +30,7 @@ func TestVaultSealedFailsClosedAndResumes(t *testing.T) {
 	cfg.Keys.Cache.TTL = time.Millisecond // so reads must go to Vault
 	cfg.Ingest.RetryMin, cfg.Ingest.RetryMax = 20*time.Millisecond, 100*time.Millisecond
 	cfg.Defaults()
-	h, err := server.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := startWith(t, cfg)
 
 	first := demo.Generate(3, time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC))
 	publishTB(t, h, first.Messages)
