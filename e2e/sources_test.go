@@ -67,6 +67,23 @@ func TestRadiologyDICOMAndSensitivityLabels(t *testing.T) {
 	if !slices.Contains(recs[0].Labels, labels.HIV) {
 		t.Fatalf("HIV test labels = %v, want %s", recs[0].Labels, labels.HIV)
 	}
+
+	// The study is in the clinician's view; a billing clerk's view withholds it.
+	q := `{ patient(identifier: "urn:oid:1.2.3|MRN55") { imagingStudies { modality { code } series { uid } masked } withheld { resourceType } } }`
+	physician := mint(t, h, "dr.osei", []string{"physician"}, []string{"TREAT"})
+	p := patientOf(t, gql(t, h, physician, q, nil))
+	studies, _ := p["imagingStudies"].([]any)
+	if len(studies) != 1 {
+		t.Fatalf("imagingStudies = %v, want the CT study", p["imagingStudies"])
+	}
+	billing := mint(t, h, "bc.ruiz", []string{"billing_clerk"}, []string{"HPAYMT"})
+	b := patientOf(t, gql(t, h, billing, q, nil))
+	if s, _ := b["imagingStudies"].([]any); len(s) != 0 {
+		t.Fatal("billing clerk saw the imaging study")
+	}
+	if w, _ := b["withheld"].([]any); len(w) != 1 || w[0].(map[string]any)["resourceType"] != "ImagingStudy" {
+		t.Fatalf("withheld = %v, want ImagingStudy", b["withheld"])
+	}
 }
 
 // TestTelemedicineOverHTTP: a telemedicine platform posts FHIR over HTTP

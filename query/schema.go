@@ -32,15 +32,18 @@ func Schema(r *Reader) (graphql.Schema, error) {
 		"deceasedDateTime": str(""),
 		"address":          listOf(addressType, ""),
 		"maritalStatus":    {Type: codeableConceptType},
-		"observations": {
-			Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(observationType))),
-			Description: "The patient's Observations the caller may see (FHIR reverse include Observation:subject).",
-		},
 		"withheld": {
 			Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(withheldType))),
 			Description: "Resource types withheld from the caller as a whole, with the policy's reasons.",
 		},
 	})
+
+	for _, rel := range related {
+		patientType.AddFieldConfig(rel.field, &graphql.Field{
+			Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(rel.object))),
+			Description: "The patient's " + rel.resourceType + " records the caller may see (FHIR reverse include).",
+		})
+	}
 
 	q := obj("Query", "", graphql.Fields{
 		"patient": {
@@ -93,9 +96,11 @@ func (r *Reader) resolvePatient(p graphql.ResolveParams) (any, error) {
 	want := map[string][]string{}
 	patientEls, nested := selected(p.Info, p.Info.FieldASTs[0].SelectionSet)
 	want["Patient"] = elements(patientEls)
-	if sel, ok := nested["observations"]; ok {
-		obs, _ := selected(p.Info, sel)
-		want["Observation"] = elements(obs)
+	for _, rel := range related {
+		if sel, ok := nested[rel.field]; ok {
+			els, _ := selected(p.Info, sel)
+			want[rel.resourceType] = elements(els)
+		}
 	}
 	view, err := r.ReadPatient(p.Context, c, id, want)
 	if err != nil {
@@ -108,11 +113,13 @@ func (r *Reader) resolvePatient(p graphql.ResolveParams) (any, error) {
 		out["resourceType"], out["masked"] = "Patient", []string{}
 	}
 	out["id"] = view.PatientID
-	obs := []map[string]any{}
-	for _, o := range view.Related["Observation"] {
-		obs = append(obs, shape(o))
+	for _, rel := range related {
+		list := []map[string]any{}
+		for _, r := range view.Related[rel.resourceType] {
+			list = append(list, shape(r))
+		}
+		out[rel.field] = list
 	}
-	out["observations"] = obs
 	withheld := []map[string]any{}
 	for _, w := range view.Withheld {
 		withheld = append(withheld, map[string]any{"resourceType": w.ResourceType, "reason": w.Reason})
@@ -169,19 +176,28 @@ func numbers(v any) any {
 
 // notElements are GraphQL fields that are not FHIR elements of the record.
 var notElements = map[string]bool{
-	"id": true, "resourceType": true, "meta": true, "masked": true, "observations": true,
+	"id": true, "resourceType": true, "meta": true, "masked": true,
 	"withheld": true, "__typename": true,
 }
 
 func elements(fields []string) []string {
 	var out []string
 	for _, f := range fields {
-		if !notElements[f] {
+		if !notElements[f] && !isRelatedField(f) {
 			out = append(out, f)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+func isRelatedField(f string) bool {
+	for _, rel := range related {
+		if rel.field == f {
+			return true
+		}
+	}
+	return false
 }
 
 // selected lists the field names of a selection set (following fragments)
