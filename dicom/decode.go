@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carecrest/hub/internal/jsondepth"
 	"github.com/carecrest/hub/record"
 )
 
@@ -113,7 +114,7 @@ func (o Options) Decode(source string, data []byte, received time.Time) ([]recor
 		return nil, decodeErr(ReasonTooLarge, "message exceeds "+strconv.Itoa(o.MaxBytes)+" bytes")
 	}
 	text := bytes.TrimPrefix(data, utf8BOM)
-	if tooDeep(text, o.MaxDepth) {
+	if jsondepth.Exceeds(text, o.MaxDepth) {
 		return nil, decodeErr(ReasonTooDeep, "JSON nests deeper than "+strconv.Itoa(o.MaxDepth)+" levels")
 	}
 	v, err := parse(text)

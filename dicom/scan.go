@@ -48,37 +48,3 @@ func isTag(s string) bool {
 	}
 	return true
 }
-
-// tooDeep reports whether the JSON text nests objects and arrays more than
-// max levels deep. It is a single pass without recursion that only tracks
-// strings and brackets, so it rejects hostile nesting before the decoder
-// sees it; malformed text is left to the decoder.
-func tooDeep(data []byte, max int) bool {
-	depth := 0
-	inString, escaped := false, false
-	for _, c := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return true
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return false
-}

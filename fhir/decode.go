@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carecrest/hub/internal/jsondepth"
 	"github.com/carecrest/hub/record"
 )
 
@@ -129,7 +130,7 @@ func (l Limits) Decode(source string, data []byte, received time.Time) (Result, 
 		return Result{}, decodeErr(ReasonTooLarge, -1, "message exceeds "+strconv.Itoa(l.MaxBytes)+" bytes")
 	}
 	text := bytes.TrimPrefix(data, utf8BOM)
-	if tooDeep(text, l.MaxDepth) {
+	if jsondepth.Exceeds(text, l.MaxDepth) {
 		return Result{}, decodeErr(ReasonTooDeep, -1, "JSON nests deeper than "+strconv.Itoa(l.MaxDepth)+" levels")
 	}
 	v, err := parse(text)
