@@ -38,3 +38,14 @@ func (d Directive) InForce(t time.Time) bool {
 	}
 	return true
 }
+
+// InForce returns the directives of ds that apply at t.
+func InForce(ds []Directive, t time.Time) []Directive {
+	var out []Directive
+	for _, d := range ds {
+		if d.InForce(t) {
+			out = append(out, d)
+		}
+	}
+	return out
+}

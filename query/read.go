@@ -303,13 +303,7 @@ func (r *Reader) inForce(ctx context.Context, patientID string, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("query: load consents: %w", err)
 	}
-	var out []consent.Directive
-	for _, d := range all {
-		if d.InForce(now) {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+	return consent.InForce(all, now), nil
 }
 
 func (r *Reader) event(c Caller, patientID, typ string, d policy.Decision, ids, disclosed, masked []string, now time.Time) audit.Event {

@@ -221,13 +221,7 @@ func (r *Router) inForce(ctx context.Context, patientID string, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("route: load consents: %w", err)
 	}
-	var out []consent.Directive
-	for _, d := range all {
-		if d.InForce(now) {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+	return consent.InForce(all, now), nil
 }
 
 // split divides the record's PHI elements into those d allows (to open and
