@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/store"
 )
 
 // auditColumns are the columns of audit_chain, audit_events and
@@ -428,38 +428,8 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) ([]audit.Event, error
 	if f.PatientID == "" && f.ActorID != "" {
 		table = "audit_by_actor"
 	}
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
-	if f.PatientID != "" {
-		add("patient_id = ?", f.PatientID)
-	}
-	if f.ActorID != "" {
-		add("actor_id = ?", f.ActorID)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
-	if f.Outcome != "" {
-		add("outcome = ?", f.Outcome)
-	}
-	if !f.From.IsZero() {
-		add("time_ns >= ?", f.From.UnixNano())
-	}
-	if !f.To.IsZero() {
-		add("time_ns < ?", f.To.UnixNano())
-	}
-	if f.After != "" {
-		add("id > ?", f.After)
-	}
-	q := `SELECT ` + auditColumns + ` FROM ` + table
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 1000
-	}
+	where, args, limit := store.AuditWhere(f)
+	q := `SELECT ` + auditColumns + ` FROM ` + table + where
 	q += fmt.Sprintf(` ORDER BY id LIMIT 1 BY shard, seq LIMIT %d`, limit)
 	var out []audit.Event
 	if err := s.scanEvents(ctx, q, args, func(e audit.Event) error { out = append(out, e); return nil }); err != nil {

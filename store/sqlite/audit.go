@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/store"
 )
 
 const auditColumns = `shard, seq, id, time_ns, code, action, outcome, actor_id, actor_roles, actor_org,
@@ -119,38 +119,8 @@ func existingKeys(ctx context.Context, tx *sql.Tx, events []audit.Event) (map[st
 
 // Query implements audit.Querier.
 func (s *Store) Query(ctx context.Context, f audit.Filter) ([]audit.Event, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
-	if f.PatientID != "" {
-		add("patient_id = ?", f.PatientID)
-	}
-	if f.ActorID != "" {
-		add("actor_id = ?", f.ActorID)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
-	if f.Outcome != "" {
-		add("outcome = ?", f.Outcome)
-	}
-	if !f.From.IsZero() {
-		add("time_ns >= ?", f.From.UnixNano())
-	}
-	if !f.To.IsZero() {
-		add("time_ns < ?", f.To.UnixNano())
-	}
-	if f.After != "" {
-		add("id > ?", f.After)
-	}
-	q := `SELECT ` + auditColumns + ` FROM audit_events`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 1000
-	}
+	where, args, limit := store.AuditWhere(f)
+	q := `SELECT ` + auditColumns + ` FROM audit_events` + where
 	q += fmt.Sprintf(` ORDER BY id LIMIT %d`, limit)
 	return s.scanEvents(ctx, q, args...)
 }
