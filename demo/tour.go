@@ -1,14 +1,12 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +17,7 @@ import (
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/mllp"
+	"github.com/carecrest/hub/query"
 	"github.com/carecrest/hub/server"
 	"github.com/segmentio/kafka-go"
 )
@@ -270,29 +269,8 @@ func mintTokens(h *server.Hub) (map[string]string, string, error) {
 	return out, dir, nil
 }
 
-// Post sends a GraphQL request and returns the decoded response.
-func Post(ctx context.Context, url, token, query string, vars map[string]any) (map[string]any, error) {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("graphql response (HTTP %d): %w", resp.StatusCode, err)
-	}
-	return out, nil
-}
-
 func show(ctx context.Context, out io.Writer, url, token string, vars map[string]any) error {
-	res, err := Post(ctx, url, token, PatientQuery, vars)
+	res, err := query.Post(ctx, url, token, PatientQuery, vars)
 	if err != nil {
 		return err
 	}
@@ -308,7 +286,7 @@ const auditQuery = `query($from: String) {
 }`
 
 func showAudit(ctx context.Context, out io.Writer, url, token string, from time.Time) error {
-	res, err := Post(ctx, url, token, auditQuery, map[string]any{"from": from.Format(time.RFC3339Nano)})
+	res, err := query.Post(ctx, url, token, auditQuery, map[string]any{"from": from.Format(time.RFC3339Nano)})
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,8 @@ import (
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/config"
-	"github.com/carecrest/hub/demo"
 	"github.com/carecrest/hub/keys"
+	"github.com/carecrest/hub/query"
 	"github.com/carecrest/hub/server"
 )
 
@@ -180,7 +180,7 @@ func auditQuery(ctx context.Context, args []string) int {
 	var events []map[string]any
 	for len(events) < *limit {
 		vars["first"] = min(1000, *limit-len(events))
-		res, err := demo.Post(ctx, *url, t, auditGQL, vars)
+		res, err := query.Post(ctx, *url, t, auditGQL, vars)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "hubctl audit query: %v\n", err)
 			return 1
