@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -243,8 +244,11 @@ func KeyManager(ctx context.Context, cfg *config.Config, log *slog.Logger) (keys
 	noop := func() error { return nil }
 	switch cfg.Keys.Backend {
 	case "local":
-		if kr, err := local.FromEnv(); err == nil && kr != nil {
-			return kr, noop, nil
+		if strings.TrimSpace(os.Getenv(local.EnvKEK)) != "" {
+			// Set means meant: a malformed key is an error, never a silent
+			// fall-back to (or creation of) a keyring file.
+			kr, err := local.FromEnv()
+			return kr, noop, err
 		}
 		kr, err := local.Open(cfg.Keys.Local.Path)
 		return kr, noop, err
