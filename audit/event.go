@@ -23,6 +23,22 @@ const (
 	CodeAuditQueryDeny  = "CC4001W" // an audit query was denied
 	CodeRouted          = "CC5000I" // records disclosed to a subscriber
 	CodeRouteDeny       = "CC5001W" // routing to a subscriber was denied
+
+	CodeAuditExport      = "CC4002I" // audit events were exported (CSV, NDJSON, FHIR AuditEvent)
+	CodeReport           = "CC4003I" // a compliance report was generated (accounting, access, GDPR)
+	CodeReportDeny       = "CC4004W" // a compliance report was denied
+	CodeCheckpoint       = "CC4100I" // a signed Merkle checkpoint of a shard was published (Reason holds it)
+	CodeBreakGlassReview = "CC4200I" // a reviewer recorded a finding on a break-glass session
+	CodePatientMerge     = "CC6000I" // patients were merged (A40/A34): records relinked to the survivor
+	CodeErasure          = "CC7000I" // a patient's keys were destroyed (GDPR Art. 17 crypto-shredding)
+	CodeErasureDeny      = "CC7001W" // an erasure was refused (legal hold, role, ...)
+	CodeLegalHold        = "CC7002I" // a legal hold was placed on a patient
+	CodeLegalHoldLift    = "CC7003I" // a legal hold was released
+	CodeAlert            = "CC8000W" // an anomalous-access alert was raised
+	CodeAlertAck         = "CC8001I" // an alert was acknowledged
+	CodeAlertResolve     = "CC8002I" // an alert was resolved
+	CodePolicyChange     = "CC9000I" // a new policy revision came into force
+	CodePolicyExplain    = "CC9001I" // a policy decision was explained
 )
 
 // Actions.
@@ -81,11 +97,15 @@ type Event struct {
 
 // Filter selects events for a query. Zero fields do not filter.
 type Filter struct {
-	PatientID string
-	ActorID   string
-	Action    string
-	Outcome   string
-	From, To  time.Time // [From, To): From inclusive, To exclusive
+	PatientID   string
+	ActorID     string
+	Action      string
+	Outcome     string
+	Codes       []string // any of these event codes
+	Purpose     string
+	RecordType  string
+	Application string
+	From, To    time.Time // [From, To): From inclusive, To exclusive
 	// After is a cursor: the ID of the last event of the previous page.
 	After string
 	Limit int

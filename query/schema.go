@@ -15,8 +15,19 @@ import (
 	"github.com/graphql-go/graphql/language/ast"
 )
 
-// Schema builds the GraphQL schema over r.
-func Schema(r *Reader) (graphql.Schema, error) {
+// Extension adds fields to the GraphQL schema: domains beyond the patient
+// view (reports, alerts, proofs, consent management, explain) contribute
+// their own query and mutation fields, resolved with the helpers of this
+// package (CallerFrom, APIErrorOf, BadRequest) so that authentication,
+// purpose checks and error translation are the same everywhere.
+type Extension struct {
+	Query    graphql.Fields
+	Mutation graphql.Fields
+}
+
+// Schema builds the GraphQL schema over r with the fields of exts. Two
+// fields of the same name are an error, not a silent override.
+func Schema(r *Reader, exts ...Extension) (graphql.Schema, error) {
 	patientType := obj("Patient", "FHIR R4 Patient: the merged, policy-filtered view of one enterprise patient.", graphql.Fields{
 		"resourceType":     str("Always Patient."),
 		"id":               {Type: graphql.NewNonNull(graphql.ID), Description: "Enterprise patient id."},
@@ -45,7 +56,7 @@ func Schema(r *Reader) (graphql.Schema, error) {
 		})
 	}
 
-	q := obj("Query", "", graphql.Fields{
+	queries := graphql.Fields{
 		"patient": {
 			Type:        patientType,
 			Description: "One patient, filtered by policy and consent for the caller; the read is audited.",
@@ -70,8 +81,27 @@ func Schema(r *Reader) (graphql.Schema, error) {
 			},
 			Resolve: func(p graphql.ResolveParams) (any, error) { return r.resolveAuditEvents(p) },
 		},
-	})
-	return graphql.NewSchema(graphql.SchemaConfig{Query: q})
+	}
+	mutations := graphql.Fields{}
+	for _, ext := range exts {
+		for name, f := range ext.Query {
+			if _, dup := queries[name]; dup {
+				return graphql.Schema{}, fmt.Errorf("graphql: query field %q defined twice", name)
+			}
+			queries[name] = f
+		}
+		for name, f := range ext.Mutation {
+			if _, dup := mutations[name]; dup {
+				return graphql.Schema{}, fmt.Errorf("graphql: mutation field %q defined twice", name)
+			}
+			mutations[name] = f
+		}
+	}
+	cfg := graphql.SchemaConfig{Query: obj("Query", "", queries)}
+	if len(mutations) > 0 {
+		cfg.Mutation = obj("Mutation", "", mutations)
+	}
+	return graphql.NewSchema(cfg)
 }
 
 func (r *Reader) resolvePatient(p graphql.ResolveParams) (any, error) {
@@ -296,6 +326,25 @@ func (e *APIError) Error() string { return e.Message }
 func (e *APIError) Extensions() map[string]any { return map[string]any{"code": e.Code} }
 
 func badRequest(msg string) error { return &APIError{Code: "BAD_REQUEST", Message: msg} }
+
+// BadRequest is the API error for invalid arguments; msg must carry no PHI.
+func BadRequest(msg string) error { return badRequest(msg) }
+
+// APIErrorOf translates an internal error into the error the API shows
+// (DenyError → FORBIDDEN, ErrNotFound → NOT_FOUND, ErrAudit/ErrKeys →
+// UNAVAILABLE, anything else → UNAVAILABLE with no detail).
+func APIErrorOf(err error) error {
+	var api *APIError
+	if errors.As(err, &api) {
+		return api
+	}
+	return apiError(err)
+}
+
+// CallerFrom builds the caller of a GraphQL request from its verified
+// identity and the arguments purpose and breakGlassReason (a purpose the
+// token does not grant is refused).
+func CallerFrom(ctx context.Context, args map[string]any) (Caller, error) { return callerFor(ctx, args) }
 
 // apiError translates internal errors at the edge.
 func apiError(err error) error {

@@ -33,6 +33,22 @@ func AuditWhere(f audit.Filter) (where string, args []any, limit int) {
 	if f.Outcome != "" {
 		add("outcome = ?", f.Outcome)
 	}
+	if f.Purpose != "" {
+		add("purpose = ?", f.Purpose)
+	}
+	if f.RecordType != "" {
+		add("record_type = ?", f.RecordType)
+	}
+	if f.Application != "" {
+		add("application = ?", f.Application)
+	}
+	if len(f.Codes) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(f.Codes)), ", ")
+		conds = append(conds, "code IN ("+marks+")")
+		for _, c := range f.Codes {
+			args = append(args, c)
+		}
+	}
 	if !f.From.IsZero() {
 		add("time_ns >= ?", f.From.UnixNano())
 	}

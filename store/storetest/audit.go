@@ -178,8 +178,12 @@ func (s *suite) testQuery(t *testing.T) {
 			outcome = audit.OutcomeDeny
 		}
 		action := []string{audit.ActionRead, audit.ActionWrite}[i%2]
-		all = append(all, readEvent(i, fmt.Sprintf("P%d", i%3), fmt.Sprintf("actor-%d", i%4), action, outcome,
-			t0.Add(time.Duration(i)*time.Second)))
+		e := readEvent(i, fmt.Sprintf("P%d", i%3), fmt.Sprintf("actor-%d", i%4), action, outcome,
+			t0.Add(time.Duration(i)*time.Second))
+		if i%6 == 0 {
+			e.Code, e.Purpose, e.RecordType, e.Application = audit.CodeBreakGlass, "ETREAT", "Condition", "ed-console"
+		}
+		all = append(all, e)
 	}
 	// Through Append and Commit, in batches of different sizes.
 	appendEvents(t, b, all[:10])
@@ -216,6 +220,11 @@ func (s *suite) testQuery(t *testing.T) {
 		{"to", audit.Filter{To: t0.Add(1500 * time.Millisecond)}, stored[:2]},
 		{"combined", audit.Filter{PatientID: "P0", Outcome: audit.OutcomeDeny, From: t0.Add(time.Second)},
 			pick(func(i int, _ audit.Event) bool { return i%3 == 0 && i%5 == 0 && i >= 1 })},
+		{"codes", audit.Filter{Codes: []string{audit.CodeBreakGlass}}, pick(func(i int, _ audit.Event) bool { return i%6 == 0 })},
+		{"codes any of", audit.Filter{Codes: []string{audit.CodeBreakGlass, audit.CodeRecordRead}}, stored},
+		{"purpose", audit.Filter{Purpose: "TREAT"}, pick(func(i int, _ audit.Event) bool { return i%6 != 0 })},
+		{"record type", audit.Filter{RecordType: "Condition", Outcome: audit.OutcomeDeny}, pick(func(i int, _ audit.Event) bool { return i%30 == 0 })},
+		{"application", audit.Filter{Application: "ed-console", PatientID: "P0"}, pick(func(i int, _ audit.Event) bool { return i%6 == 0 })},
 		{"no match", audit.Filter{PatientID: "P1", ActorID: "nobody"}, nil},
 		{"limit", audit.Filter{Limit: 4}, stored[:4]},
 		{"after", audit.Filter{After: stored[25].ID}, stored[26:]},
