@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,13 +29,31 @@ import (
 	"github.com/carecrest/hub/server"
 )
 
-const usage = `usage:
-  hubctl token [flags]          mint a development JWT (dev signing key of the config)
-  hubctl audit query [flags]    query the audit log over GraphQL (privacy officer / security analyst token)
-  hubctl audit verify [flags]   walk the stored audit chains and report every break
-  hubctl keys rotate [flags]    rotate the key-encryption key and re-wrap every stored data key
+// command is one hubctl subcommand: its words ("audit verify"), a line of
+// usage, and what runs it with the remaining arguments. Each command lives
+// in its own file; this table is the only place that lists them.
+type command struct {
+	words []string
+	help  string
+	run   func(ctx context.Context, args []string) int
+}
 
-Run "hubctl <command> -h" for flags.`
+var commands = []command{
+	{[]string{"token"}, "mint a development JWT (dev signing key of the config)", func(_ context.Context, a []string) int { return token(a) }},
+	{[]string{"audit", "query"}, "query the audit log over GraphQL (privacy officer / security analyst token)", auditQuery},
+	{[]string{"audit", "verify"}, "walk the stored audit chains and report every break", auditVerify},
+	{[]string{"keys", "rotate"}, "rotate the key-encryption key and re-wrap every stored data key", keysRotate},
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  hubctl %-24s %s\n", strings.Join(c.words, " ")+" [flags]", c.help)
+	}
+	b.WriteString("\nRun \"hubctl <command> -h\" for flags.")
+	return b.String()
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -43,22 +62,17 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
-	switch {
-	case len(args) >= 1 && args[0] == "token":
-		return token(args[1:])
-	case len(args) >= 2 && args[0] == "audit" && args[1] == "query":
-		return auditQuery(ctx, args[2:])
-	case len(args) >= 2 && args[0] == "audit" && args[1] == "verify":
-		return auditVerify(ctx, args[2:])
-	case len(args) >= 2 && args[0] == "keys" && args[1] == "rotate":
-		return keysRotate(ctx, args[2:])
-	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
-		fmt.Println(usage)
+	if len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		fmt.Println(usage())
 		return 0
-	default:
-		fmt.Fprintln(os.Stderr, usage)
-		return 2
 	}
+	for _, c := range commands {
+		if len(args) >= len(c.words) && slices.Equal(args[:len(c.words)], c.words) {
+			return c.run(ctx, args[len(c.words):])
+		}
+	}
+	fmt.Fprintln(os.Stderr, usage())
+	return 2
 }
 
 func loadConfig(path, dataDir string) (*config.Config, error) {
