@@ -344,7 +344,9 @@ func APIErrorOf(err error) error {
 // CallerFrom builds the caller of a GraphQL request from its verified
 // identity and the arguments purpose and breakGlassReason (a purpose the
 // token does not grant is refused).
-func CallerFrom(ctx context.Context, args map[string]any) (Caller, error) { return callerFor(ctx, args) }
+func CallerFrom(ctx context.Context, args map[string]any) (Caller, error) {
+	return callerFor(ctx, args)
+}
 
 // apiError translates internal errors at the edge.
 func apiError(err error) error {

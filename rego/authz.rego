@@ -126,15 +126,17 @@ reason := {
 	"break-glass.reason-required": "break-the-glass requires a reason",
 	"consent.opt-out": "patient opted out for this purpose",
 	"consent.opt-out-overridden": "patient opt-out overridden by break-the-glass",
-	"audit.role": "role may query the audit log",
-	"audit.role-not-permitted": "role may not query the audit log",
+	"governance.role": "role may perform this governance action",
+	"governance.role-not-permitted": "role may not perform this governance action",
 }
 
 # --- actions ----------------------------------------------------------------
 
 # A helper rule: `not input.action in {...}` is undefined, not true, when
 # input.action is missing.
-known_action if input.action in {"read", "route", "write", "audit.query"}
+known_action if input.action in {"read", "route", "write"}
+
+known_action if access.governance_actions[input.action]
 
 misses contains "action.unknown" if not known_action
 
@@ -267,20 +269,22 @@ type_granted if {
 	count(grant_fields(g)) > 0
 }
 
-# --- audit.query: reading the audit log -----------------------------------
+# --- governance: the audit log and the hub's own controls -------------------
 #
-# Privacy officers and security analysts (roles with audit_query) may query
-# the audit log; the query is itself audited by the hub.
+# Governance actions (access.governance_actions: audit.query, audit.review,
+# patient.erase, legal.hold, consent.write, policy.explain, alert.manage,
+# report.generate) are granted to roles that list them in `governance`; the
+# hub audits every one of them, allowed or denied.
 
-grants contains "audit.role" if {
-	input.action == "audit.query"
+grants contains "governance.role" if {
+	access.governance_actions[input.action]
 	some r in input.subject.roles
 	role := access.roles[r]
-	role.audit_query == true
+	input.action in object.get(role, "governance", [])
 	input.subject.kind in role.kinds
 }
 
-misses contains "audit.role-not-permitted" if input.action == "audit.query"
+misses contains "governance.role-not-permitted" if access.governance_actions[input.action]
 
 # --- consent ----------------------------------------------------------------
 #

@@ -664,7 +664,7 @@ test_audit_query_privacy_officer_and_security_analyst_allowed if {
 	every role in ["privacy_officer", "security_analyst"] {
 		d := authz.decision with input as audit_query(user([role], "HOPERAT"))
 		d.allow
-		d.rules == ["audit.role"]
+		d.rules == ["governance.role"]
 	}
 }
 
@@ -672,8 +672,35 @@ test_audit_query_other_roles_denied if {
 	every role in ["physician", "billing_clerk", "nurse", "application"] {
 		d := authz.decision with input as audit_query(user([role], "TREAT"))
 		not d.allow
-		"audit.role-not-permitted" in d.rules
+		"governance.role-not-permitted" in d.rules
 	}
+}
+
+governance(action, subject) := {"action": action, "subject": subject, "record_type": "AuditEvent", "now": now}
+
+test_governance_actions_by_role if {
+	every case in [
+		["privacy_officer", "patient.erase", true],
+		["privacy_officer", "legal.hold", true],
+		["privacy_officer", "audit.review", true],
+		["security_analyst", "alert.manage", true],
+		["security_analyst", "patient.erase", false],
+		["security_analyst", "audit.review", false],
+		["administrator", "policy.explain", true],
+		["administrator", "audit.query", false],
+		["physician", "policy.explain", false],
+		["registration_clerk", "consent.write", true],
+		["nurse", "consent.write", false],
+	] {
+		d := authz.decision with input as governance(case[1], user([case[0]], "HOPERAT"))
+		d.allow == case[2]
+	}
+}
+
+test_unknown_governance_action_denied if {
+	d := authz.decision with input as governance("patient.teleport", user(["privacy_officer"], "HOPERAT"))
+	not d.allow
+	"action.unknown" in d.rules
 }
 
 test_audit_query_needs_user_kind if {
