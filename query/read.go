@@ -49,6 +49,9 @@ type Reader struct {
 	// cancellation so that a client hanging up cannot leave a disclosure
 	// half-recorded.
 	AuditTimeout time.Duration
+	// Erasures, when set, makes reads of an erased patient fail with
+	// ErasedError (audited) for every caller.
+	Erasures ErasureStatus
 }
 
 // Errors the API edge translates; their text never carries PHI.
@@ -109,6 +112,9 @@ type PatientView struct {
 // returns only after the disclosure is durably audited.
 func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, want map[string][]string) (*PatientView, error) {
 	now := r.now()
+	if err := r.checkErased(ctx, c, patientID, now); err != nil {
+		return nil, err
+	}
 	consents, err := r.inForce(ctx, patientID, now)
 	if err != nil {
 		return nil, err

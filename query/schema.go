@@ -354,6 +354,8 @@ func apiError(err error) error {
 	switch {
 	case errors.As(err, &deny):
 		return &APIError{Code: "FORBIDDEN", Message: deny.Error()}
+	case errors.Is(err, ErrErased):
+		return governanceAPIError(err)
 	case errors.Is(err, ErrNotFound):
 		return &APIError{Code: "NOT_FOUND", Message: "patient not found"}
 	case errors.Is(err, ErrAudit):

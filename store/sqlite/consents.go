@@ -27,11 +27,21 @@ func insertConsents(ctx context.Context, tx *sql.Tx, cs []store.ConsentVersion, 
 // Consents implements store.ConsentReader: the latest stored version of each
 // directive of the patient.
 func (s *Store) Consents(ctx context.Context, patientID string) ([]consent.Directive, error) {
-	rows, err := s.db.QueryContext(ctx, `
+	return s.directives(ctx, `
 		SELECT c.directive FROM consents c
 		JOIN (SELECT id, max(seq) AS seq FROM consents WHERE patient_id = ? GROUP BY id) l
 		  ON c.seq = l.seq
 		ORDER BY c.seq`, patientID)
+}
+
+// ConsentHistory returns every stored version of every directive of the
+// patient, oldest first (the order the store committed them in).
+func (s *Store) ConsentHistory(ctx context.Context, patientID string) ([]consent.Directive, error) {
+	return s.directives(ctx, `SELECT directive FROM consents WHERE patient_id = ? ORDER BY seq`, patientID)
+}
+
+func (s *Store) directives(ctx context.Context, q string, args ...any) ([]consent.Directive, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable("query consents", err)
 	}

@@ -93,6 +93,7 @@ func Run(t *testing.T, h Harness) {
 		{"Commit", s.testCommit},
 		{"Idempotency", s.testIdempotency},
 		{"Consents", s.testConsents},
+		{"ConsentHistory", s.testConsentHistory},
 		{"Append", s.testAppend},
 		{"Query", s.testQuery},
 		{"VerifyLongChain", s.testVerifyLongChain},
