@@ -23,6 +23,21 @@ type Directive struct {
 	End       time.Time `json:"end,omitzero"`
 	Recorded  time.Time `json:"recorded"`
 	Source    string    `json:"source"`
+	// Rules are the directive's provisions flattened for policy (see Rule
+	// and Flatten): FromFHIR fills them. A directive without rules (one
+	// stored before rules existed, or built by hand) is read as one rule at
+	// depth 0 with Decision and Purposes, so that it decides as it always
+	// did.
+	Rules []Rule `json:"rules,omitempty"`
+}
+
+// EffectiveRules returns d.Rules, or for a directive without rules the one
+// rule its Decision and Purposes stand for.
+func (d Directive) EffectiveRules() []Rule {
+	if len(d.Rules) > 0 {
+		return d.Rules
+	}
+	return []Rule{{Path: PathRoot, Decision: d.Decision, Purposes: d.Purposes}}
 }
 
 // InForce reports whether d applies at t: active and inside its period.

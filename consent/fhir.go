@@ -39,26 +39,30 @@ const maxProvisionDepth = 16
 // directive of patientID, recorded by source.
 //
 //   - ID is the Consent's id, "" when it has none (the caller sets it).
+//
 //   - Status is Consent.status, which must be an R4 status.
+//
 //   - Decision is the root provision's type. When the root provision has no
 //     type, policyRule decides: OPTIN or OPTINR is Permit, OPTOUT or OPTOUTE
 //     is Deny (HL7 v3 ActCode or the R4 consentpolicycodes system). When
 //     neither says, or the codings disagree, the decision is Deny: consent
 //     fails closed.
+//
 //   - Purposes are the codes of the root provision.purpose.
+//
 //   - Start and End come from provision.period. FHIR dates may be partial
 //     (YYYY, YYYY-MM); a date without time zone is taken as UTC, and all
 //     times are returned in UTC. FHIR period ends are inclusive to their
 //     precision while Directive.End is exclusive, so End is the first
 //     instant after the period: an end of 2016-01-01 gives End
 //     2016-01-02T00:00:00Z, an end of 2016 gives 2017-01-01T00:00:00Z.
+//
 //   - Recorded is Consent.dateTime, else recordedFallback.
 //
-// The Directive summarises the root provision only. Actors, actions, data,
-// classes, codes and security labels of the root provision, and all nested
-// provisions (exceptions), are not in it: a Permit whose root provision has
-// such restrictions is narrower than the Directive says. ProvisionFromFHIR
-// returns them for policy that needs them.
+//   - Rules are the whole provision tree flattened (Flatten), which is what
+//     policy decides on: Decision and Purposes summarise the root provision
+//     only and stay for display and for directives stored before rules.
+//     ProvisionFromFHIR returns the tree itself.
 func FromFHIR(res map[string]any, patientID, source string, recordedFallback time.Time) (Directive, error) {
 	if s, _ := res["resourceType"].(string); s != "Consent" {
 		return Directive{}, invalid("resource is not a Consent")
@@ -86,8 +90,15 @@ func FromFHIR(res map[string]any, patientID, source string, recordedFallback tim
 			return Directive{}, invalid("Consent.dateTime is not a FHIR dateTime")
 		}
 	}
+	tree, err := provision(root, decision, 0)
+	if err != nil {
+		return Directive{}, err
+	}
+	_, rootTyped := root["type"]
+	rules := Flatten(policyDecision(res), tree, rootTyped, emergencyOnly(res))
 	id, _ := res["id"].(string)
 	return Directive{
+		Rules:     rules,
 		ID:        id,
 		PatientID: patientID,
 		Status:    status,
@@ -232,6 +243,20 @@ func rootDecision(res, root map[string]any) (string, error) {
 	if err != nil || d != "" {
 		return d, err
 	}
+	if d = policyDecision(res); d == "" {
+		return Deny, nil
+	}
+	return d, nil
+}
+
+// policyDecision is the decision of the Consent's base policy: Permit or
+// Deny from its policyRule codes (Deny when they contradict each other, or
+// for EMRGONLY), "" when it has none.
+func policyDecision(res map[string]any) string {
+	if emergencyOnly(res) {
+		return Deny
+	}
+	d := ""
 	rule, _ := res["policyRule"].(map[string]any)
 	for _, c := range list(rule["coding"]) {
 		cm, _ := c.(map[string]any)
@@ -242,14 +267,30 @@ func rootDecision(res, root map[string]any) (string, error) {
 			continue
 		}
 		if d != "" && d != cd {
-			return Deny, nil // contradictory codings: fail closed
+			return Deny // contradictory codings: fail closed
 		}
 		d = cd
 	}
-	if d == "" {
-		return Deny, nil
+	return d
+}
+
+// emergencyOnly reports whether the Consent's policyRule or category is the
+// ActConsentDirective EMRGONLY (information disclosed only in an emergency).
+func emergencyOnly(res map[string]any) bool {
+	cs := []any{res["policyRule"]}
+	cs = append(cs, list(res["category"])...)
+	for _, cc := range cs {
+		m, _ := cc.(map[string]any)
+		for _, c := range list(m["coding"]) {
+			cm, _ := c.(map[string]any)
+			system, _ := cm["system"].(string)
+			code, _ := cm["code"].(string)
+			if policySystems[system] && strings.EqualFold(code, "EMRGONLY") {
+				return true
+			}
+		}
 	}
-	return d, nil
+	return false
 }
 
 // provisionType returns a provision's type, "" when it has none.

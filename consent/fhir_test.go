@@ -54,6 +54,7 @@ func TestFromFHIRSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.want.PatientID, tt.want.Source, tt.want.Status = "P-1", "ehr", "active"
+			got.Rules = nil // the flattened rules have their own test (TestRulesFromFHIRSamples)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
@@ -169,6 +170,10 @@ func TestFromFHIRTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			got.ID, got.PatientID, got.Status, got.Source = "", "", "", ""
+			if len(got.Rules) != 1 || got.Rules[0].Decision != got.Decision {
+				t.Errorf("rules = %+v, want the root provision alone", got.Rules)
+			}
+			got.Rules = nil
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}

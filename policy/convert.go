@@ -36,10 +36,33 @@ var (
 	kRecorded = ast.StringTerm("recorded")
 	kSource   = ast.StringTerm("source")
 
-	kAllow   = ast.StringTerm("allow")
-	kFields  = ast.StringTerm("fields")
-	kRules   = ast.StringTerm("rules")
-	kReasons = ast.StringTerm("reasons")
+	kAllow       = ast.StringTerm("allow")
+	kFields      = ast.StringTerm("fields")
+	kRules       = ast.StringTerm("rules")
+	kReasons     = ast.StringTerm("reasons")
+	kMask        = ast.StringTerm("mask")
+	kObligations = ast.StringTerm("obligations")
+
+	kRefs          = ast.StringTerm("refs")
+	kBreakGlassObj = ast.StringTerm("break_glass")
+	kReason        = ast.StringTerm("reason")
+	kStarted       = ast.StringTerm("started")
+	kProfile       = ast.StringTerm("profile")
+	kCodes         = ast.StringTerm("codes")
+	kDataRefs      = ast.StringTerm("data_refs")
+	kDataTime      = ast.StringTerm("data_time")
+
+	kPath           = ast.StringTerm("path")
+	kDepth          = ast.StringTerm("depth")
+	kActors         = ast.StringTerm("actors")
+	kRole           = ast.StringTerm("role")
+	kReference      = ast.StringTerm("reference")
+	kActions        = ast.StringTerm("actions")
+	kSecurityLabels = ast.StringTerm("security_labels")
+	kClasses        = ast.StringTerm("classes")
+	kData           = ast.StringTerm("data")
+	kDataStart      = ast.StringTerm("data_start")
+	kDataEnd        = ast.StringTerm("data_end")
 )
 
 // inputValue builds the policy input for in directly as an AST object, with
@@ -58,6 +81,9 @@ func inputValue(in *Input) ast.Value {
 	subject.Insert(kPurpose, ast.StringTerm(s.Purpose))
 	if s.BreakGlassReason != "" {
 		subject.Insert(kBreakGlass, ast.StringTerm(s.BreakGlassReason))
+	}
+	if len(s.Refs) > 0 {
+		subject.Insert(kRefs, stringsTerm(s.Refs))
 	}
 
 	obj := ast.NewObjectWithCapacity(8)
@@ -79,6 +105,26 @@ func inputValue(in *Input) ast.Value {
 	}
 	obj.Insert(kRelationship, ast.InternedTerm(in.Relationship))
 	obj.Insert(kNow, timeTerm(in.Now))
+	if bg := in.BreakGlass; bg != nil {
+		o := ast.NewObjectWithCapacity(2)
+		o.Insert(kReason, ast.StringTerm(bg.Reason))
+		if !bg.Started.IsZero() {
+			o.Insert(kStarted, timeTerm(bg.Started))
+		}
+		obj.Insert(kBreakGlassObj, ast.NewTerm(o))
+	}
+	if in.Profile != "" {
+		obj.Insert(kProfile, ast.StringTerm(in.Profile))
+	}
+	if in.Codes != nil {
+		obj.Insert(kCodes, stringsTerm(in.Codes))
+	}
+	if in.DataRefs != nil {
+		obj.Insert(kDataRefs, stringsTerm(in.DataRefs))
+	}
+	if !in.DataTime.IsZero() {
+		obj.Insert(kDataTime, timeTerm(in.DataTime))
+	}
 	return obj
 }
 
@@ -99,6 +145,59 @@ func directiveValue(d *consent.Directive) ast.Object {
 	}
 	o.Insert(kRecorded, timeTerm(d.Recorded))
 	o.Insert(kSource, ast.StringTerm(d.Source))
+	if len(d.Rules) > 0 {
+		rs := make([]*ast.Term, len(d.Rules))
+		for i := range d.Rules {
+			rs[i] = ast.NewTerm(ruleValue(&d.Rules[i]))
+		}
+		o.Insert(kRules, ast.ArrayTerm(rs...))
+	}
+	return o
+}
+
+// ruleValue is a consent.Rule as json.Marshal would give it.
+func ruleValue(r *consent.Rule) ast.Object {
+	o := ast.NewObjectWithCapacity(8)
+	o.Insert(kPath, ast.StringTerm(r.Path))
+	o.Insert(kDepth, ast.IntNumberTerm(r.Depth))
+	o.Insert(kDecision, ast.StringTerm(r.Decision))
+	if len(r.Actors) > 0 {
+		groups := make([]*ast.Term, len(r.Actors))
+		for i, g := range r.Actors {
+			as := make([]*ast.Term, len(g))
+			for j, a := range g {
+				ao := ast.NewObjectWithCapacity(2)
+				if a.Role != "" {
+					ao.Insert(kRole, ast.StringTerm(a.Role))
+				}
+				if a.Reference != "" {
+					ao.Insert(kReference, ast.StringTerm(a.Reference))
+				}
+				as[j] = ast.NewTerm(ao)
+			}
+			groups[i] = ast.ArrayTerm(as...)
+		}
+		o.Insert(kActors, ast.ArrayTerm(groups...))
+	}
+	for _, l := range []struct {
+		k  *ast.Term
+		vs []string
+	}{
+		{kActions, r.Actions}, {kSecurityLabels, r.SecurityLabels}, {kPurposes, r.Purposes},
+		{kClasses, r.Classes}, {kCodes, r.Codes}, {kData, r.Data},
+	} {
+		if len(l.vs) > 0 {
+			o.Insert(l.k, stringsTerm(l.vs))
+		}
+	}
+	for _, t := range []struct {
+		k *ast.Term
+		v time.Time
+	}{{kStart, r.Start}, {kEnd, r.End}, {kDataStart, r.DataStart}, {kDataEnd, r.DataEnd}} {
+		if !t.v.IsZero() {
+			o.Insert(t.k, timeTerm(t.v))
+		}
+	}
 	return o
 }
 
@@ -149,6 +248,12 @@ func decisionFromTerm(t *ast.Term) (Decision, error) {
 		return Decision{}, err
 	}
 	if d.Consents, err = stringList(obj, kConsents); err != nil {
+		return Decision{}, err
+	}
+	if d.Mask, err = stringList(obj, kMask); err != nil {
+		return Decision{}, err
+	}
+	if d.Obligations, err = stringList(obj, kObligations); err != nil {
 		return Decision{}, err
 	}
 	if !d.Allow {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -19,6 +20,13 @@ import (
 // the shape of its value.
 const Query = "data.carecrest.authz.decision"
 
+// ExplainQuery is the rule Explain evaluates (optional in a policy
+// directory: without it Explain fails with ErrNoExplain).
+const ExplainQuery = "data.carecrest.authz.explain"
+
+// DefaultProfile is the jurisdiction profile when Config.Profile is empty.
+const DefaultProfile = "hipaa"
+
 // Reasons the engine itself puts on a deny.
 const (
 	ReasonUndefined = "no policy decision"        // the policy produced no decision
@@ -29,19 +37,45 @@ const (
 // Config selects the policy an Engine runs.
 type Config struct {
 	// Dir is a directory holding the policy: its top-level *.rego modules
-	// (*_test.rego skipped) and an optional data.json merged at the root of
-	// data, as `opa eval -d Dir` would load them. Subdirectories are ignored.
-	// Empty means the default policy embedded from the rego/ folder.
+	// and an optional data.json merged at the root of data, as `opa eval -d
+	// Dir` would load them. Its *_test.rego modules are run on every load:
+	// a policy whose tests fail is never put in force. Subdirectories are
+	// ignored. Empty Dir and Bundle mean the default policy embedded from
+	// the rego/ folder.
 	Dir string `json:"dir" yaml:"dir"`
+	// Bundle is an OPA bundle file (.tar.gz, as `opa build` writes):
+	// modules, tests (run as for Dir) and data. At most one of Dir and
+	// Bundle.
+	Bundle string `json:"bundle" yaml:"bundle"`
+	// Profile is the jurisdiction profile decisions apply unless the input
+	// names one: "hipaa" (default) or "gdpr" (carecrest.access.profiles).
+	Profile string `json:"profile" yaml:"profile"`
 }
 
-// Defaults fills unset fields. An empty Dir stays empty: it selects the
-// embedded policy.
-func (c *Config) Defaults() {}
+// Defaults fills unset fields: Profile becomes DefaultProfile. Empty Dir
+// and Bundle stay empty: they select the embedded policy.
+func (c *Config) Defaults() {
+	if c.Profile == "" {
+		c.Profile = DefaultProfile
+	}
+}
 
 // Validate reports a configuration error: Dir, when set, must be a readable
-// directory.
+// directory; Bundle, when set, a regular file; not both. Whether Profile
+// exists is checked when the policy loads (New).
 func (c Config) Validate() error {
+	if c.Dir != "" && c.Bundle != "" {
+		return errors.New("policy: set dir or bundle, not both")
+	}
+	if c.Bundle != "" {
+		st, err := os.Stat(c.Bundle)
+		if err != nil {
+			return fmt.Errorf("policy: bundle: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("policy: bundle %s is not a file", c.Bundle)
+		}
+	}
 	if c.Dir == "" {
 		return nil
 	}
@@ -62,8 +96,9 @@ func (c Config) Validate() error {
 // revision atomically, and only once it has compiled, so a broken policy
 // never replaces the running one.
 type Engine struct {
-	src    source
-	logger *slog.Logger
+	src     source
+	profile string
+	logger  *slog.Logger
 
 	current  atomic.Pointer[prepared]
 	reloadMu sync.Mutex // serializes Reload
@@ -75,6 +110,8 @@ var _ Decider = (*Engine)(nil)
 type prepared struct {
 	revision string
 	query    rego.PreparedEvalQuery
+	explain  rego.PreparedEvalQuery
+	explains bool // the policy defines ExplainQuery
 }
 
 // New loads, compiles and prepares the policy cfg selects. A nil logger
@@ -87,7 +124,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{src: newSource(cfg), logger: logger}
+	e := &Engine{src: newSource(cfg), profile: cfg.Profile, logger: logger}
 	p, err := e.compile(ctx)
 	if err != nil {
 		return nil, err
@@ -101,40 +138,106 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 // first 12 hex digits of a digest over the policy's file names and contents.
 func (e *Engine) Revision() string { return e.current.Load().revision }
 
-// Reload reads the policy source again and, if it changed, compiles it and
-// makes it the policy in force. On any error the running policy stays in
-// force and the error is returned. Decisions in flight finish on the
-// revision they started with.
+// Profile returns the jurisdiction profile decisions apply when the input
+// names none.
+func (e *Engine) Profile() string { return e.profile }
+
+// Reload reads the policy source again and, if it changed, compiles it, runs
+// its Rego tests and makes it the policy in force. On any error the running
+// policy stays in force and the error is returned. Decisions in flight
+// finish on the revision they started with.
 func (e *Engine) Reload(ctx context.Context) error {
+	_, err := e.reload(ctx)
+	return err
+}
+
+// Change reports a reload that changed the policy in force (Err nil), or a
+// candidate policy that was rejected (Err non-nil: Revision is the
+// candidate's when it could be read, and Previous stays in force).
+type Change struct {
+	Previous string // the revision in force before
+	Revision string // the new revision, or the rejected candidate's
+	Err      error
+}
+
+func (e *Engine) reload(ctx context.Context) (Change, error) {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 
 	old := e.current.Load()
-	files, rev, err := e.src.read()
+	ch := Change{Previous: old.revision}
+	files, tests, rev, err := e.src.read()
 	if err != nil {
 		e.logger.Error("policy reload failed; keeping running revision", "source", e.src.name, "revision", old.revision, "err", err)
-		return err
+		ch.Err = err
+		return ch, err
 	}
+	ch.Revision = rev
 	if rev == old.revision {
 		e.logger.Debug("policy unchanged", "source", e.src.name, "revision", rev)
-		return nil
+		return Change{}, nil
 	}
-	p, err := prepare(ctx, files, rev)
+	p, err := prepare(ctx, files, tests, rev, e.profile)
 	if err != nil {
 		e.logger.Error("policy reload failed; keeping running revision", "source", e.src.name, "revision", old.revision, "candidate", rev, "err", err)
-		return err
+		ch.Err = err
+		return ch, err
 	}
 	e.current.Store(p)
 	e.logger.Info("policy reloaded", "source", e.src.name, "revision", p.revision, "previous", old.revision)
-	return nil
+	return ch, nil
 }
 
+// Watch polls the policy source every interval until ctx ends, reloading
+// it when its content changes. notify (may be nil) is called, from Watch's
+// goroutine, once for every new revision put in force and once for every
+// distinct candidate rejected (a policy that does not compile, fails its
+// tests or cannot be read): that is where a caller audits the policy
+// change (audit.CodePolicyChange) or alerts on a rejected one. Watch
+// returns ctx.Err().
+func (e *Engine) Watch(ctx context.Context, interval time.Duration, notify func(Change)) error {
+	if interval <= 0 {
+		interval = DefaultWatchInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	lastRejected := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		ch, err := e.reload(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			key := ch.Revision + "|" + err.Error()
+			if key == lastRejected {
+				continue
+			}
+			lastRejected = key
+		case ch.Revision == "":
+			continue // unchanged
+		default:
+			lastRejected = ""
+		}
+		if notify != nil {
+			notify(ch)
+		}
+	}
+}
+
+// DefaultWatchInterval is Watch's poll interval when given none.
+const DefaultWatchInterval = 2 * time.Second
+
 func (e *Engine) compile(ctx context.Context) (*prepared, error) {
-	files, rev, err := e.src.read()
+	files, tests, rev, err := e.src.read()
 	if err != nil {
 		return nil, err
 	}
-	return prepare(ctx, files, rev)
+	return prepare(ctx, files, tests, rev, e.profile)
 }
 
 // Decide evaluates the policy for in.
@@ -154,6 +257,9 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	// context that is never done, without anything).
 	cancel := topdown.NewCancel()
 	stop := context.AfterFunc(ctx, cancel.Cancel)
+	if in.Profile == "" {
+		in.Profile = e.profile
+	}
 	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)), rego.EvalExternalCancel(cancel))
 	stop()
 	if err != nil {

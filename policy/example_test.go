@@ -30,7 +30,7 @@ func ExampleEngine_Decide() {
 	optOut := consent.Directive{ID: "c-9", PatientID: "p-1", Status: "active", Decision: consent.Deny, Recorded: now}
 	doctor := policy.Subject{ID: "u-1", Kind: "user", Roles: []string{"physician"}, Purpose: "TREAT"}
 	in := policy.Input{Action: policy.ActionRead, Subject: doctor, PatientID: "p-1", RecordType: "Observation",
-		Consents: []consent.Directive{optOut}, Now: now}
+		Consents: []consent.Directive{optOut}, Relationship: true, Now: now}
 	d, _ = e.Decide(ctx, in)
 	fmt.Println(d.Allow, d.Rules, d.Consents)
 

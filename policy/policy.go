@@ -28,6 +28,21 @@ type Subject struct {
 	Org              string   `json:"org,omitempty"`
 	Purpose          string   `json:"purpose"` // HL7 v3 ActReason: TREAT, ETREAT, HPAYMT, HOPERAT, ...
 	BreakGlassReason string   `json:"break_glass_reason,omitempty"`
+	// Refs are FHIR references that identify the subject
+	// ("Practitioner/123", "PractitionerRole/7"); consent actors match
+	// them, and Org ("Organization/f001"; a bare id matches
+	// "Organization/"+id too).
+	Refs []string `json:"refs,omitempty"`
+}
+
+// BreakGlass is a break-the-glass declaration: purpose ETREAT with a
+// reason opens a session; Started is when the session opened (zero for a
+// session opening now). A session older than the policy's window
+// (break_glass_window_seconds, default 4 h) no longer grants: the caller
+// must declare again.
+type BreakGlass struct {
+	Reason  string    `json:"reason"`
+	Started time.Time `json:"started,omitzero"`
 }
 
 // Input is everything a decision may depend on.
@@ -40,6 +55,21 @@ type Input struct {
 	Consents     []consent.Directive `json:"consents,omitempty"` // directives in force for the patient
 	Relationship bool                `json:"relationship"`       // a care relationship exists
 	Now          time.Time           `json:"now"`
+
+	// BreakGlass declares break-the-glass (with Subject.Purpose ETREAT).
+	// Subject.BreakGlassReason alone still works: a session opening now.
+	BreakGlass *BreakGlass `json:"break_glass,omitempty"`
+	// Profile selects the jurisdiction profile ("hipaa", "gdpr"); empty
+	// means the engine's Config.Profile.
+	Profile string `json:"profile,omitempty"`
+	// What the record is, for consent provisions that name codes, data or
+	// a data period. nil (zero) means unknown: a deny provision with such a
+	// condition then applies and a permit provision does not (fail
+	// closed). Codes are "system|code"; DataRefs FHIR references of the
+	// record and of records it relates to ("Task/example3").
+	Codes    []string  `json:"codes,omitzero"`
+	DataRefs []string  `json:"data_refs,omitzero"`
+	DataTime time.Time `json:"data_time,omitzero"`
 }
 
 // Decision is the answer.
@@ -51,7 +81,33 @@ type Decision struct {
 	Consents []string // consent ids that applied
 	Reasons  []string // human-readable reasons (no PHI)
 	Revision string   // policy revision that decided
+	// Mask lists the catalogued PHI elements of the record type that may
+	// not be disclosed (all of them on a deny).
+	Mask []string
+	// Obligations the caller must meet when it discloses, such as
+	// ObligationPart2Notice.
+	Obligations []string
 }
+
+// Obligations a decision may carry.
+const (
+	// ObligationPart2Notice: every disclosure of 42 CFR Part 2 data
+	// (label ETH) carries the redisclosure notice of 42 CFR 2.32.
+	ObligationPart2Notice = "part2-redisclosure-notice"
+	// ObligationBreakGlassReview: a break-the-glass access is reviewed
+	// (audited with its own code and raising an alert).
+	ObligationBreakGlassReview = "break-glass-review"
+)
+
+// Rule ids callers act on.
+const (
+	RuleBreakGlass        = "break-glass"             // break-the-glass granted this access
+	RuleBreakGlassExpired = "break-glass.expired"     // the session is older than the window
+	RulePart2Emergency    = "part2.medical-emergency" // 42 CFR 2.51 disclosure
+	RuleConsentOptOut     = "consent.opt-out"         // a deny provision matched
+	RuleConsentPermit     = "consent.permit"          // a permit provision matched
+	RuleRelationship      = "read.relationship-required"
+)
 
 // AllowsField reports whether element may be disclosed under d.
 func (d Decision) AllowsField(element string) bool {

@@ -1,25 +1,33 @@
 # Package carecrest.authz decides every access in CareCrest Hub: a source
 # system writing records, a subscriber receiving routed records, a person or
-# application reading them.
+# application reading them, and the hub's governance actions.
 #
-# Entry point: data.carecrest.authz.decision, one object:
+# Entry points:
 #
-#   allow     bool      false unless a rule grants and no rule blocks
-#   fields    [string]  PHI element names that may be disclosed; ["*"] = all
-#   rules     [string]  ids of the rules that matched (grants, blocks, notes,
-#                       and, when nothing granted, the miss that explains it)
-#   reasons   [string]  short human reasons, never PHI (one per rule)
-#   consents  [string]  ids of the consent directives that applied
+#   data.carecrest.authz.decision   one object:
+#     allow        bool      false unless a rule grants and no rule blocks
+#     fields       [string]  PHI elements that may be disclosed; ["*"] = all
+#     mask         [string]  catalogued PHI elements of the record type that
+#                            may not be disclosed (access.elements)
+#     rules        [string]  ids of the rules that matched (grants, blocks,
+#                            notes and, when nothing granted, the miss)
+#     reasons      [string]  short human reasons, never PHI
+#     consents     [string]  ids of the consent directives that applied
+#                            (permit and deny)
+#     obligations  [string]  what the caller must do when it discloses
+#   data.carecrest.authz.explain    the decision with the profile, every
+#                                   consent considered and the rule sets
 #
-# The tables (record types, sources, purposes, roles with their field
-# allowlists) are data.carecrest.access, loaded from data.json beside this
-# file; loading another directory replaces them.
+# Modules: authz.rego (this file: decision, actions, write, read, break-the-
+# glass, governance), consent.rego (consent directives and jurisdiction
+# profiles), sensitivity.rego (42 CFR Part 2 and other sensitivity labels).
+# The tables are data.carecrest.access (data.json beside this file).
 #
 # Shape, so that rules can be added without touching the decision. Each rule
 # adds its id to one of four sets (and its text to the `reason` table):
 #
 #   grants  a rule that grants access
-#   blocks  a rule that vetoes any grant (consent, later labels, ...)
+#   blocks  a rule that vetoes any grant (consent, labels, profile)
 #   notes   a rule that applied without changing allow
 #   misses  why nothing granted (evaluated only when nothing granted)
 #
@@ -27,10 +35,9 @@
 #
 # Performance: the decision runs on every read (target p99 <= 100 us in
 # process). In OPA's evaluator a reference to a rule costs several times an
-# inline expression, so the path of an allowed read uses few rules: inline
-# lookups into data rather than helper rules, one comprehension for the role
-# grants, a fast path for the most common read (see decision), and the
-# misses only when nothing granted, as else-chains that stop at the first
+# inline expression, so the most common read takes a fast path (see
+# decision) that touches neither consents nor labels, and the misses are
+# evaluated only when nothing granted, as else-chains that stop at the first
 # cause.
 package carecrest.authz
 
@@ -40,29 +47,76 @@ import data.carecrest.access
 
 # decision is the fast path when it applies, else the full decision. The fast
 # path covers the most common read: one role whose grant for the purpose gives
-# fields for the record type, no relationship requirement, nothing blocking
-# and nothing noted (so no applicable opt-out). It must give exactly what
-# full_decision gives: the test test_fast_path_equals_full_decision checks
-# it over a matrix of inputs. A rule that changes fields (rather than adding
-# to grants, blocks or notes) must be reflected here too.
+# fields for the record type, its relationship requirement met, no labels, no
+# consents, and a purpose the profile allows by law. Nothing can then block
+# or note. It must give exactly what full_decision gives:
+# test_fast_path_equals_full_decision checks it over a matrix of inputs.
 decision := {
 	"allow": true,
-	"fields": sort({f | some f in fs}),
+	"fields": fields,
+	"mask": mask_of(fields),
 	"rules": ["read.role-purpose"],
 	"reasons": [reason["read.role-purpose"]],
 	"consents": [],
+	"obligations": [],
 } if {
 	input.action in {"read", "route"}
 	[r] := input.subject.roles
 	role := access.roles[r]
 	input.subject.kind in role.kinds
 	g := role.purposes[input.subject.purpose]
-	not g.require_relationship
+	fast_relationship_ok(g)
 	fs := grant_fields(g)
 	count(fs) > 0
-	count(blocks) == 0
-	count(notes) == 0
+	no_labels
+	no_consents
+	access.profiles[profile].purposes[input.subject.purpose] == "law"
+	fields := sort({f | some f in fs})
+} else := d if {
+	# The same read with consent directives: only the consents can block or
+	# note, so the decision follows from them alone.
+	input.action in {"read", "route"}
+	[r] := input.subject.roles
+	role := access.roles[r]
+	input.subject.kind in role.kinds
+	g := role.purposes[input.subject.purpose]
+	fast_relationship_ok(g)
+	fs := grant_fields(g)
+	count(fs) > 0
+	no_labels
+	access.profiles[profile].purposes[input.subject.purpose] == "law"
+	d := consent_fast_decision(fs)
 } else := full_decision
+
+consent_fast_decision(fs) := d if {
+	not consent_denied
+	rules := sort({"read.role-purpose"} | consent_notes)
+	fields := sort({f | some f in fs})
+	d := {
+		"allow": true,
+		"fields": fields,
+		"mask": mask_of(fields),
+		"rules": rules,
+		"reasons": [reason[x] | some x in rules],
+		"consents": applied_consents,
+		"obligations": [],
+	}
+} else := d if {
+	rules := sort({"consent.opt-out", "read.role-purpose"} | consent_notes)
+	d := {
+		"allow": false,
+		"fields": [],
+		"mask": type_elements,
+		"rules": rules,
+		"reasons": [reason[x] | some x in rules; x != "read.role-purpose"],
+		"consents": applied_consents,
+		"obligations": [],
+	}
+}
+
+fast_relationship_ok(g) if not g.require_relationship
+
+fast_relationship_ok(_) if input.relationship == true
 
 full_decision := d if {
 	# Granted, nothing blocks.
@@ -70,41 +124,55 @@ full_decision := d if {
 	count(g) > 0
 	count(blocks) == 0
 	rules := sort(g | notes)
+	fields := granted_fields
 	d := {
 		"allow": true,
-		"fields": granted_fields,
+		"fields": fields,
+		"mask": mask_of(fields),
 		"rules": rules,
 		"reasons": [object.get(reason, r, r) | some r in rules],
-		"consents": sort({c.id | some c in opt_outs}),
+		"consents": applied_consents,
+		"obligations": sort(obligations),
 	}
 } else := d if {
 	# Granted, but blocked.
 	count(grants) > 0
-	rules := sort((grants | blocks) | notes)
-	d := deny(rules)
-} else := d if {
-	# Nothing granted: the misses say why.
-	rules := sort(((grants | blocks) | notes) | misses)
-	d := deny(rules)
-}
+	d := deny(sort((grants | blocks) | notes))
+} else := deny(sort(((grants | blocks) | notes) | misses))
 
 # A deny's reasons say why it was denied: every matched rule is listed in
 # rules (for audit and explain), but a grant that a block overrode is not a
-# reason for the denial.
+# reason for the denial. A deny masks every catalogued element.
 deny(rules) := {
 	"allow": false,
 	"fields": [],
+	"mask": type_elements,
 	"rules": rules,
 	"reasons": [object.get(reason, r, r) | some r in rules; not r in grants],
-	"consents": sort({c.id | some c in opt_outs}),
+	"consents": applied_consents,
+	"obligations": [],
 }
 
 # granted_fields: the fields of an allowed decision.
 granted_fields := ["*"] if {
-	input.action == "write"
+	input.action != "read"
+	input.action != "route"
 } else := ["*"] if {
 	"*" in read_fields
 } else := sort(read_fields)
+
+# mask_of(fields): the catalogued PHI elements of the record type outside
+# fields (none when fields is ["*"] or the type has no catalog).
+mask_of(fields) := [] if {
+	"*" in fields
+} else := [] if {
+	not access.elements[input.record_type]
+} else := sort({e | some e in access.elements[input.record_type]} - {f | some f in fields})
+
+# type_elements: the catalogued PHI elements of the record type.
+type_elements := access.elements[input.record_type] if {
+	access.elements[input.record_type]
+} else := []
 
 # reason is the human text of each rule id.
 reason := {
@@ -124,8 +192,19 @@ reason := {
 	"break-glass": "break-the-glass emergency access",
 	"break-glass.not-permitted": "role may not break the glass",
 	"break-glass.reason-required": "break-the-glass requires a reason",
+	"break-glass.expired": "break-the-glass session expired; declare again",
 	"consent.opt-out": "patient opted out for this purpose",
 	"consent.opt-out-overridden": "patient opt-out overridden by break-the-glass",
+	"consent.permit": "patient consent permits this disclosure",
+	"profile.unknown": "unknown jurisdiction profile",
+	"profile.no-lawful-basis": "no lawful basis for this purpose in the jurisdiction profile",
+	"profile.consent-required": "purpose requires the patient's explicit consent",
+	"part2.consent-required": "substance use disorder records (42 CFR Part 2) require the patient's consent for this disclosure",
+	"part2.consent": "patient consent covers this 42 CFR Part 2 disclosure",
+	"part2.medical-emergency": "42 CFR 2.51 medical emergency disclosure",
+	"label.role-not-permitted": "role may not see records with this sensitivity label",
+	"label.consent-required": "sensitivity label requires the patient's explicit consent",
+	"label.break-glass": "sensitivity restriction overridden by break-the-glass",
 	"governance.role": "role may perform this governance action",
 	"governance.role-not-permitted": "role may not perform this governance action",
 }
@@ -139,6 +218,10 @@ known_action if input.action in {"read", "route", "write"}
 known_action if access.governance_actions[input.action]
 
 misses contains "action.unknown" if not known_action
+
+# reading: a disclosure (read or route), the actions consent, labels and the
+# jurisdiction profile apply to.
+reading if input.action in {"read", "route"}
 
 # --- write: a source system records what it sent ----------------------------
 #
@@ -175,8 +258,9 @@ write_miss := "write.subject-kind" if {
 # {"types": {type: fields}, "classes": {class: fields}, "require_relationship": bool}.
 #
 # A purpose marked break_glass (ETREAT) is granted only to roles with
-# break_glass, only with a reason, and then as its grants_as purpose (TREAT).
-# No role lists a break-glass purpose itself (a Rego test checks the data).
+# break_glass, only with a reason and a fresh session, and then as its
+# grants_as purpose (TREAT). No role lists a break-glass purpose itself (a
+# Rego test checks the data).
 default role_grants := []
 
 role_grants := gs if {
@@ -194,8 +278,7 @@ role_grants := gs if {
 	input.subject.kind in role.kinds
 	g := role.purposes[access.purposes[input.subject.purpose].grants_as]
 ] if {
-	access.purposes[input.subject.purpose].break_glass == true
-	trim_space(input.subject.break_glass_reason) != ""
+	break_glass_valid
 }
 
 # grant_fields(g) is the field allowlist of grant g for the record type: the
@@ -207,9 +290,13 @@ grant_fields(g) := fs if {
 	fs := g.types[input.record_type]
 } else := g.classes[access.record_types[input.record_type].class]
 
+# relationship_ok(g): the grant needs no care relationship, there is one, or
+# break-the-glass waives it.
 relationship_ok(g) if object.get(g, "require_relationship", false) == false
 
 relationship_ok(_) if input.relationship == true
+
+relationship_ok(_) if break_glass_valid
 
 read_fields contains f if {
 	some g in role_grants
@@ -218,20 +305,20 @@ read_fields contains f if {
 }
 
 grants contains "read.role-purpose" if {
-	input.action in {"read", "route"}
+	reading
 	count(read_fields) > 0
 }
 
 grants contains "break-glass" if {
-	input.action in {"read", "route"}
-	access.purposes[input.subject.purpose].break_glass == true
+	reading
+	break_glass_valid
 	count(read_fields) > 0
 }
 
 # Why a read was not granted: read_miss is the first cause, in the order
 # of the checks (evaluated only when nothing granted).
 
-misses contains read_miss if input.action in {"read", "route"}
+misses contains read_miss if reading
 
 read_miss := "read.purpose-unknown" if {
 	not access.purposes[input.subject.purpose]
@@ -240,11 +327,14 @@ read_miss := "read.purpose-unknown" if {
 } else := "read.role-kind" if {
 	count(kind_roles) == 0
 } else := "break-glass.not-permitted" if {
-	access.purposes[input.subject.purpose].break_glass == true
+	break_glass_purpose
 	not can_break_glass
 } else := "break-glass.reason-required" if {
-	access.purposes[input.subject.purpose].break_glass == true
-	not break_glass_reason_given
+	break_glass_purpose
+	not break_glass_reason
+} else := "break-glass.expired" if {
+	break_glass_purpose
+	not break_glass_fresh
 } else := "read.purpose-not-permitted" if {
 	count(role_grants) == 0
 } else := "read.type-unknown" if {
@@ -262,11 +352,55 @@ can_break_glass if {
 	access.roles[r].break_glass == true
 }
 
-break_glass_reason_given if trim_space(input.subject.break_glass_reason) != ""
-
 type_granted if {
 	some g in role_grants
 	count(grant_fields(g)) > 0
+}
+
+# --- break-the-glass ----------------------------------------------------------
+#
+# Purpose ETREAT with a reason (input.break_glass.reason, or the older
+# input.subject.break_glass_reason) opens a session; input.break_glass.started
+# (RFC 3339) is when it opened, absent for a session opening now. A session
+# grants for access.break_glass_window_seconds (default 4 h) from its start;
+# then "break-glass.expired": the caller must declare again. A start that
+# cannot be parsed, or lies more than a minute in the future, fails closed
+# as expired.
+
+break_glass_purpose if access.purposes[input.subject.purpose].break_glass == true
+
+break_glass_reason := r if {
+	r := input.break_glass.reason
+	trim_space(r) != ""
+} else := r if {
+	r := input.subject.break_glass_reason
+	trim_space(r) != ""
+}
+
+break_glass_fresh if not input.break_glass.started
+
+break_glass_fresh if {
+	age := now_ns - time.parse_rfc3339_ns(input.break_glass.started)
+	age < object.get(access, "break_glass_window_seconds", 14400) * 1000000000
+	age > -60000000000
+}
+
+break_glass_valid if {
+	break_glass_purpose
+	break_glass_reason
+	break_glass_fresh
+}
+
+obligations contains "break-glass-review" if "break-glass" in grants
+
+# now_ns: input.now; when absent, empty or Go's zero time, the evaluation's
+# clock; when unparseable, undefined (time checks then fail closed).
+now_ns := time.parse_rfc3339_ns(input.now) if {
+	input.now
+} else := time.now_ns() if {
+	object.get(input, "now", "") == ""
+} else := time.now_ns() if {
+	startswith(input.now, "0001-01-01T00:00:00")
 }
 
 # --- governance: the audit log and the hub's own controls -------------------
@@ -286,67 +420,21 @@ grants contains "governance.role" if {
 
 misses contains "governance.role-not-permitted" if access.governance_actions[input.action]
 
-# --- consent ----------------------------------------------------------------
-#
-# input.consents are the directives in force for the patient:
-# {id, patient, status, decision, purposes, start, end}. An active "deny"
-# directive in its period whose purposes are empty or include the purpose of
-# use blocks reads and routes, unless break-the-glass applies. Either way the
-# directive is reported in consents and rule "consent.opt-out" matches.
-#
-# Writes are never blocked by consent, and report no consents.
-#
-# Time checks fail closed: a directive whose period cannot be evaluated
-# (unparseable times, unparseable input.now) is taken to be in force.
+# --- explain ------------------------------------------------------------------
 
-opt_outs contains c if {
-	input.action != "write"
-	some c in input.consents
-	c.decision == "deny"
-	c.status == "active"
-	covers_purpose(c)
-	not outside_period(c)
+# explain is the decision with what led to it, for privacy officers: the
+# profile, every consent considered (whether in force, which provision
+# matched and its effect) and the rule ids by kind. No PHI: ids, codes and
+# provision paths only.
+explain := {
+	"decision": decision,
+	"profile": profile,
+	"consents": [consent_explanation(c) | some c in object.get(input, "consents", [])],
+	"grants": sort(grants),
+	"blocks": sort(blocks),
+	"notes": sort(notes),
+	"misses": explain_misses,
+	"reason": {r: object.get(reason, r, r) | some r in ((grants | blocks) | notes) | {m | some m in explain_misses}},
 }
 
-# covers_purpose(c): the directive names no purposes, or the purpose of use.
-covers_purpose(c) if {
-	not c.purposes
-} else if {
-	c.purposes == null
-} else if {
-	count(c.purposes) == 0
-} else if {
-	input.subject.purpose in c.purposes
-}
-
-# outside_period(c): now is provably outside the directive's period. A start
-# or end that is absent, Go's zero time (year 1 is outside the range
-# time.parse_rfc3339_ns accepts) or unparseable leaves the period open on
-# that side, so the directive applies.
-outside_period(c) if now_ns < time.parse_rfc3339_ns(c.start)
-
-outside_period(c) if now_ns >= time.parse_rfc3339_ns(c.end)
-
-# now_ns: input.now; when absent, empty or Go's zero time, the evaluation's
-# clock; when unparseable, undefined (and every opt-out then applies).
-now_ns := time.parse_rfc3339_ns(input.now) if {
-	input.now
-} else := time.now_ns() if {
-	object.get(input, "now", "") == ""
-} else := time.now_ns() if {
-	startswith(input.now, "0001-01-01T00:00:00")
-}
-
-# break_glass_override: break-the-glass was invoked and granted a role.
-break_glass_override if "break-glass" in grants
-
-blocks contains "consent.opt-out" if {
-	count(opt_outs) > 0
-	not break_glass_override
-}
-
-notes contains r if {
-	count(opt_outs) > 0
-	break_glass_override
-	some r in ["consent.opt-out", "consent.opt-out-overridden"]
-}
+explain_misses := [] if count(grants) > 0 else := sort(misses)

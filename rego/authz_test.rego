@@ -11,14 +11,18 @@ now := "2026-03-01T12:00:00Z"
 
 user(roles, purpose) := {"id": "u-1", "kind": "user", "roles": roles, "purpose": purpose}
 
+# read: a read with a care relationship (the relationship rule has its own
+# tests, with without_relationship).
 read(subject, record_type) := {
 	"action": "read",
 	"subject": subject,
 	"patient": "p-1",
 	"record_type": record_type,
-	"relationship": false,
+	"relationship": true,
 	"now": now,
 }
+
+without_relationship(x) := object.union(x, {"relationship": false})
 
 write(source, record_type) := {
 	"action": "write",
@@ -251,7 +255,7 @@ test_unknown_purpose_denied if {
 }
 
 test_known_purpose_no_role_grants_it if {
-	every p in ["HRESCH", "PUBHLTH"] {
+	every p in ["PUBHLTH", "PATRQT"] {
 		d := authz.decision with input as read(user(["physician"], p), "Observation")
 		not d.allow
 		"read.purpose-not-permitted" in d.rules
@@ -285,7 +289,7 @@ test_roles_union_fields if {
 
 test_application_needs_relationship if {
 	app := {"id": "carecrest-app", "kind": "application", "roles": ["application"], "purpose": "PATRQT"}
-	d1 := authz.decision with input as read(app, "Observation")
+	d1 := authz.decision with input as without_relationship(read(app, "Observation"))
 	not d1.allow
 	"read.relationship-required" in d1.rules
 	d2 := authz.decision with input as object.union(read(app, "Observation"), {"relationship": true})
@@ -392,7 +396,9 @@ test_inactive_or_permit_directives_do_not_block if {
 	permit := object.union(opt_out("c-2"), {"decision": "permit"})
 	d := authz.decision with input as with_consents(read(user(["physician"], "TREAT"), "Observation"), [inactive, permit])
 	d.allow
-	d.consents == []
+	d.consents == ["c-2"] # the permit applied, as explicit consent
+	"consent.permit" in d.rules
+	not "consent.opt-out" in d.rules
 }
 
 test_opt_out_without_id_still_blocks if {
@@ -530,17 +536,32 @@ test_data_every_rule_has_a_reason if {
 		read(user(["billing_clerk"], "TREAT"), "Observation"),
 		read(user(["billing_clerk"], "HPAYMT"), "Observation"),
 		read(user(["physician"], "TREAT"), "Nope"),
-		read({"id": "a", "kind": "application", "roles": ["application"], "purpose": "PATRQT"}, "Observation"),
+		without_relationship(read({"id": "a", "kind": "application", "roles": ["application"], "purpose": "PATRQT"}, "Observation")),
 		read(user(["lab_technician"], "ETREAT"), "Observation"),
 		read(user(["physician"], "ETREAT"), "Observation"),
 		with_consents(read(break_glass(["physician"]), "Observation"), [opt_out("c-1")]),
 		with_consents(read(user(["physician"], "TREAT"), "Observation"), [opt_out("c-1")]),
+		with_consents(read(user(["physician"], "TREAT"), "Observation"), [object.union(opt_out("c-2"), {"decision": "permit"})]),
+		object.union(read(break_glass(["physician"]), "Observation"), {"break_glass": {"reason": "x", "started": "2026-03-01T01:00:00Z"}}),
+		object.union(read(user(["physician"], "TREAT"), "Observation"), {"profile": "nope"}),
+		read(user(["physician"], "HRESCH"), "Observation"),
+		object.union(read(user(["physician"], "TREAT"), "Observation"), {"labels": ["ETH"]}),
+		with_consents(object.union(read(user(["physician"], "TREAT"), "Observation"), {"labels": ["ETH"]}), [{
+			"id": "c-3", "status": "active", "decision": "permit",
+			"rules": [{"decision": "permit", "depth": 0, "security_labels": ["ETH"], "purposes": ["TREAT"]}],
+		}]),
+		object.union(read(break_glass(["physician"]), "Observation"), {"labels": ["ETH", "BH"]}),
+		object.union(read(break_glass(["radiologist"]), "Observation"), {"labels": ["BH"]}),
+		object.union(read(user(["lab_technician"], "TREAT"), "Observation"), {"labels": ["BH"]}),
+		object.union(read(user(["physician"], "TREAT"), "Observation"), {"labels": ["GDIS"], "profile": "gdpr"}),
 	]
+	no_basis := authz.decision with input as read(user(["physician"], "TREAT"), "Observation")
+		with data.carecrest.access.profiles as {"hipaa": {"purposes": {}}}
 	seen := {r |
 		some inp in inputs
 		d := authz.decision with input as inp
 		some r in d.rules
-	}
+	} | {r | some r in no_basis.rules}
 	every r in seen {
 		authz.reason[r]
 	}
@@ -601,6 +622,12 @@ test_fast_path_equals_full_decision if {
 		[opt_out("c-1")],
 		[object.union(opt_out("c-2"), {"end": "2026-02-01T00:00:00Z"})],
 		[object.union(opt_out("c-3"), {"decision": "permit"})],
+		[object.union(opt_out("c-4"), {"decision": "permit"}), opt_out("c-5")],
+		[object.union(opt_out("c-6"), {"rules": [
+			{"decision": "permit", "depth": 0},
+			{"decision": "deny", "depth": 1, "classes": ["Observation"]},
+			{"decision": "permit", "depth": 2, "actors": [[{"role": "nurse"}]]},
+		]})],
 	]
 	every s in subjects {
 		every t in types {
@@ -611,6 +638,15 @@ test_fast_path_equals_full_decision if {
 					}
 				}
 			}
+		}
+	}
+	# Labels, profiles and purposes whose basis is consent leave the fast path.
+	every s in [user(["physician"], "TREAT"), user(["physician"], "HRESCH"), user(["billing_clerk"], "HPAYMT")] {
+		every extra in [
+			{"labels": ["ETH"]}, {"labels": ["BH"]}, {"labels": []}, {"labels": null},
+			{"profile": "gdpr"}, {"profile": "nope"}, {"consents": []}, {"consents": null},
+		] {
+			same_decision(object.union(read(s, "Patient"), extra))
 		}
 	}
 }
@@ -632,14 +668,26 @@ test_fast_path_taken if {
 
 test_fast_path_not_taken_when_something_applies if {
 	every inp in [
-		with_consents(read(user(["physician"], "TREAT"), "Observation"), [opt_out("c-1")]),
 		read(user(["physician", "nurse"], "TREAT"), "Observation"),
 		read(break_glass(["physician"]), "Observation"),
 		read(user(["billing_clerk"], "HPAYMT"), "Observation"),
 		write("lis", "Observation"),
+		object.union(read(user(["physician"], "TREAT"), "Observation"), {"labels": ["BH"]}),
+		read(user(["physician"], "HRESCH"), "Observation"),
+		without_relationship(read(user(["physician"], "TREAT"), "Observation")),
 	] {
 		"full" == authz.decision with input as inp with authz.full_decision as "full"
 	}
+}
+
+test_consent_fast_path_taken if {
+	# A single-role read with directives (and no labels) is decided from the
+	# directives alone.
+	d := authz.decision with input as with_consents(read(user(["physician"], "TREAT"), "Observation"), [opt_out("c-1")])
+		with authz.full_decision as "full"
+	not d.allow
+	d.rules == ["consent.opt-out", "read.role-purpose"]
+	d.consents == ["c-1"]
 }
 
 test_data_star_stands_alone if {

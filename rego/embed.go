@@ -21,7 +21,7 @@ import (
 // without the tests. A new module must be added to the embed list below;
 // TestEmbedHoldsEveryPolicyFile fails until it is.
 //
-//go:embed authz.rego data.json
+//go:embed authz.rego consent.rego sensitivity.rego data.json
 var FS embed.FS
 
 // DataFile is the name of the data document of a policy directory. Its JSON
