@@ -27,14 +27,19 @@ const (
 
 // Principal is the verified caller.
 type Principal struct {
-	Subject     string    // "sub": user or client id
-	Name        string    // "name": display name, for audit
-	Roles       []string  // "roles"
-	Org         string    // "org": the caller's organisation
-	Purposes    []string  // "purpose_of_use": HL7 v3 ActReason codes (TREAT, ...), a string or an array
-	Application string    // "azp": the client application the token was issued to
-	Kind        string    // KindUser, or KindApplication when claim "kind" says so
-	ExpiresAt   time.Time // "exp"
+	Subject     string   // "sub": user or client id
+	Name        string   // "name": display name, for audit
+	Roles       []string // "roles"
+	Org         string   // "org": the caller's organisation
+	Purposes    []string // "purpose_of_use": HL7 v3 ActReason codes (TREAT, ...), a string or an array
+	Application string   // "azp": the client application the token was issued to
+	Kind        string   // KindUser, or KindApplication when claim "kind" says so
+	// FHIRUser is the SMART on FHIR "fhirUser" claim: the FHIR resource of
+	// the user, such as "Practitioner/dr-osei" or an absolute URL to it.
+	// Treatment relationships are looked up by it (record.PractitionerKey
+	// gives its normal form). Empty when the token has none.
+	FHIRUser  string
+	ExpiresAt time.Time // "exp"
 }
 
 // tokenClaims is the token's claim set.
@@ -46,6 +51,7 @@ type tokenClaims struct {
 	Purposes    stringList `json:"purpose_of_use,omitempty"`
 	Application string     `json:"azp,omitempty"`
 	Kind        string     `json:"kind,omitempty"`
+	FHIRUser    string     `json:"fhirUser,omitempty"`
 }
 
 // stringList is a claim that is either one string or an array of strings.

@@ -134,6 +134,27 @@ func TestVerifyApplication(t *testing.T) {
 	}
 }
 
+func TestFHIRUser(t *testing.T) {
+	e := newEnv(t)
+	c := claims()
+	c.FHIRUser = "Practitioner/dr-osei"
+	p, err := e.verifier.Verify(e.mint(t, c))
+	if err != nil || p.FHIRUser != "Practitioner/dr-osei" {
+		t.Fatalf("principal = %+v, %v", p, err)
+	}
+	// The claim as an identity provider writes it.
+	mc := validMap()
+	mc["fhirUser"] = "https://ehr.example/fhir/Practitioner/dr-osei"
+	tok := e.signRaw(t, mc)
+	if p, err := e.verifier.Verify(tok); err != nil || p.FHIRUser != "https://ehr.example/fhir/Practitioner/dr-osei" {
+		t.Fatalf("principal = %+v, %v", p, err)
+	}
+	// Without the claim it is empty.
+	if p, err := e.verifier.Verify(e.mint(t, claims())); err != nil || p.FHIRUser != "" {
+		t.Fatalf("principal = %+v, %v", p, err)
+	}
+}
+
 func TestPurposeStringOrArray(t *testing.T) {
 	e := newEnv(t)
 	for name, tc := range map[string]struct {

@@ -35,6 +35,7 @@ type Claims struct {
 	Purposes    []string // purpose_of_use
 	Application string   // azp
 	Kind        string   // "", KindUser or KindApplication
+	FHIRUser    string   // fhirUser (SMART): "Practitioner/<id>"
 	Issuer      string
 	Audience    string
 }
@@ -167,6 +168,7 @@ func (s *Signer) Mint(c Claims, ttl time.Duration) (string, error) {
 		Purposes:    c.Purposes,
 		Application: c.Application,
 		Kind:        c.Kind,
+		FHIRUser:    c.FHIRUser,
 	}
 	tok, err := jwt.NewWithClaims(s.method, claims).SignedString(s.key)
 	if err != nil {

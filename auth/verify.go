@@ -88,6 +88,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		Purposes:    []string(c.Purposes),
 		Application: c.Application,
 		Kind:        kind,
+		FHIRUser:    c.FHIRUser,
 	}
 	if c.ExpiresAt != nil {
 		p.ExpiresAt = c.ExpiresAt.Time

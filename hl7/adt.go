@@ -41,7 +41,8 @@ func (d *decoder) adt() *DecodeError {
 		pd1 = pd1s[0]
 	}
 	patientResource(res, seg, pd1)
-	d.emit("Patient", subject, nil, res)
+	rec := d.emit("Patient", subject, nil, res)
+	rec.Practitioners = d.visitPractitioners()
 	return nil
 }
 

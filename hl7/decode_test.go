@@ -25,7 +25,9 @@ var received = time.Date(2024, 3, 15, 10, 0, 0, 0, time.UTC)
 type golden struct {
 	ID, Type, Source, MessageID, Key string
 	Subject                          []record.Identifier
-	Codes                            []record.Coding `json:",omitempty"`
+	Codes                            []record.Coding     `json:",omitempty"`
+	Replaces                         []record.Identifier `json:",omitempty"`
+	Practitioners                    []string            `json:",omitempty"`
 	Resource                         map[string]any
 }
 
@@ -49,7 +51,7 @@ func TestDecodeGolden(t *testing.T) {
 				}
 				checkRecord(t, r, index)
 				index++
-				out[i] = golden{r.ID, r.Type, r.Source, r.MessageID, r.Key, r.Subject, r.Codes, r.Resource}
+				out[i] = golden{r.ID, r.Type, r.Source, r.MessageID, r.Key, r.Subject, r.Codes, r.Replaces, r.Practitioners, r.Resource}
 			}
 			got, err := json.MarshalIndent(out, "", "  ")
 			if err != nil {

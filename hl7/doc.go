@@ -23,9 +23,11 @@
 // orders (ORM, OML, OMI) to ServiceRequests, pharmacy orders (RDE, RDS) to
 // MedicationRequests and MedicationDispenses, charges (DFT) to ChargeItems,
 // documents (MDM) to DocumentReferences and every IN1 to a Coverage (see
-// DecodeMessage). Merge events (ADT A34, A40) yield the surviving Patients;
-// MergesOf tells which identifiers they absorb. Choices that the standard
-// leaves open:
+// DecodeMessage). Merge events (ADT A34, A40) yield the surviving Patients,
+// whose Record.Replaces lists the identifiers they absorb (MergesOf gives
+// the same pairs from a parsed message). Records list in
+// Record.Practitioners the practitioners in a care relationship with the
+// patient (see practitioner.go). Choices that the standard leaves open:
 //
 //   - A code whose coding system the mapping does not know is a sender's
 //     local code: its system becomes urn:carecrest:local:<source>:<name>

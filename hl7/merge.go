@@ -101,8 +101,9 @@ func mergePairs(m *Message, label string) ([]mergePair, *DecodeError) {
 }
 
 // merge maps a merge message (ADT A34, A40) to one Patient per PID, the
-// surviving patient of each PID/MRG pair. An MRG without identifier in
-// MRG-1 is no-patient-identifier.
+// surviving patient of each PID/MRG pair, whose Replaces lists the retired
+// identifiers of MRG-1 (as MergesOf gives them). An MRG without identifier
+// in MRG-1 is no-patient-identifier.
 func (d *decoder) merge() *DecodeError {
 	pairs, err := mergePairs(d.msg, d.label)
 	if err != nil {
@@ -121,7 +122,8 @@ func (d *decoder) merge() *DecodeError {
 		res := make(map[string]any, 14)
 		res["identifier"] = ids
 		patientResource(res, p.pid, nil)
-		d.emit("Patient", subject, nil, res)
+		rec := d.emit("Patient", subject, nil, res)
+		rec.Replaces = identifierList(p.mrg.Field(1), d.source)
 	}
 	return nil
 }

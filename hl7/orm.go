@@ -98,7 +98,8 @@ func (d *decoder) orm() *DecodeError {
 		}
 		res["code"] = code
 		orderCommon(res, g.orc, obr, tq1, true)
-		d.emit("ServiceRequest", subject, codes, res)
+		rec := d.emit("ServiceRequest", subject, codes, res)
+		rec.Practitioners = appendPractitioners(appendPractitioners(nil, g.orc, 12), obr, 16)
 	}
 	return nil
 }

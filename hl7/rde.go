@@ -76,6 +76,7 @@ func (d *decoder) rde(dispense bool) *DecodeError {
 			res["dispenseRequest"] = dr
 		}
 		req := d.emit("MedicationRequest", subject, codes, res)
+		req.Practitioners = appendPractitioners(nil, g.orc, 12)
 		if !dispense {
 			continue
 		}

@@ -118,7 +118,11 @@ func (d *decoder) siu(trigger string) *DecodeError {
 	if len(participants) > 0 {
 		res["participant"] = participants
 	}
-	d.emit("Appointment", subject, codes, res)
+	rec := d.emit("Appointment", subject, codes, res)
+	rec.Practitioners = d.visitPractitioners()
+	for _, aip := range d.msg.Segments("AIP") {
+		rec.Practitioners = appendPractitioners(rec.Practitioners, aip, 3)
+	}
 	return nil
 }
 

@@ -21,6 +21,7 @@ func Decode(contentType, source string, payload []byte, received time.Time) ([]r
 		if err != nil {
 			return nil, err
 		}
+		addFHIRPractitioners(res.Records, payload)
 		return res.Records, nil
 	case ContentDICOMJSON:
 		return dicom.Decode(source, payload, received)

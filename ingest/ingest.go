@@ -2,8 +2,9 @@
 // stored, encrypted, audited records:
 //
 //	fetch batch → decode → link patients (MPI) → decide (may this source
-//	write?) → seal PHI → one durable commit of records + audit events →
-//	dead-letter what was rejected → commit offsets
+//	write?) → plan merges → seal PHI → one durable commit of records +
+//	audit events → merges, care relationships and match keys into the
+//	MPI → route → dead-letter what was rejected → commit offsets
 //
 // Offsets are committed only after the store, the audit log and the dead
 // letters are durable. A failure of any of them (store, audit, key manager)
@@ -17,6 +18,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/carecrest/hub/mpi"
 	"github.com/carecrest/hub/record"
 	"github.com/segmentio/kafka-go"
 )
@@ -46,6 +48,19 @@ type Sealer interface {
 // Resolver links patient identifiers to enterprise ids (mpi.Index).
 type Resolver interface {
 	ResolveAll(ctx context.Context, subjects [][]record.Identifier) ([]string, error)
+}
+
+// PatientIndex records what ingest learns about patients beyond their
+// identifiers (mpi.Index): merges, care relationships and demographic
+// match keys.
+//
+// Contract: PlanMerges resolves and decides merges without writing one;
+// Merge and PutFacts return nil only when what they wrote is durable, and
+// are idempotent, so a batch may be retried.
+type PatientIndex interface {
+	PlanMerges(ctx context.Context, reqs []mpi.MergeRequest) ([]mpi.MergePlan, error)
+	Merge(ctx context.Context, retired, survivor string) (mpi.MergeResult, error)
+	PutFacts(ctx context.Context, f mpi.Facts) error
 }
 
 // DecodeFunc decodes one message payload of a content type into records.

@@ -16,6 +16,7 @@ import (
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/consent"
 	"github.com/carecrest/hub/keys"
+	"github.com/carecrest/hub/mpi"
 	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
 	"github.com/carecrest/hub/record"
@@ -71,8 +72,13 @@ func (c Config) Validate() error {
 
 // Deps are the pipeline's collaborators.
 type Deps struct {
-	Decode     DecodeFunc
-	Resolver   Resolver
+	Decode   DecodeFunc
+	Resolver Resolver
+	// Index records merges, care relationships and demographic match keys
+	// (see merge.go). When nil, the Resolver is used if it implements
+	// PatientIndex (mpi.Index does); without one, merge messages are
+	// rejected and no relationships are recorded (so policy finds none).
+	Index      PatientIndex
 	Decider    policy.Decider
 	Sealer     Sealer
 	Store      store.Committer
@@ -127,6 +133,9 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if d.Observer == nil {
 		d.Observer = noObserver{}
 	}
+	if d.Index == nil {
+		d.Index, _ = d.Resolver.(PatientIndex)
+	}
 	if d.Router != nil && (d.Audit == nil || d.Outbound == nil) {
 		return nil, errors.New("ingest: a router needs an audit appender and an outbound sink")
 	}
@@ -153,6 +162,8 @@ type item struct {
 	consents []store.ConsentVersion
 	events   []audit.Event
 	allowed  map[string]policy.Decision // write decision per record type
+	merges   []*mergeReq                // merges the message asks for
+	facts    mpi.Facts                  // what the records teach the patient index
 
 	// rejection, when set, sends the message to the dead-letter topic.
 	reject     string // reason, free of PHI
@@ -189,6 +200,9 @@ func (p *Pipeline) Process(ctx context.Context, msgs []kafka.Message) (Stats, er
 		return Stats{}, err
 	}
 	if err := p.decide(ctx, items, now); err != nil {
+		return Stats{}, err
+	}
+	if err := p.planMerges(ctx, items); err != nil {
 		return Stats{}, err
 	}
 	var owners []string
@@ -243,6 +257,13 @@ func (p *Pipeline) Process(ctx context.Context, msgs []kafka.Message) (Stats, er
 		return Stats{}, err
 	}
 	st.Records, st.Duplicates = res.Records, res.Duplicates
+	// The merges' audit events are durable: the merges may take effect.
+	if err := p.applyMerges(ctx, items); err != nil {
+		return Stats{}, err
+	}
+	if err := p.putFacts(ctx, items); err != nil {
+		return Stats{}, err
+	}
 	if err := p.route(ctx, b.Records); err != nil {
 		return Stats{}, err
 	}
@@ -443,6 +464,7 @@ func (p *Pipeline) seal(ctx context.Context, it *item) error {
 			it.consents = append(it.consents, store.ConsentVersion{Key: r.Key, Directive: d})
 			it.events = append(it.events, consentEvent(it, r, d))
 		}
+		factsOf(r, &it.facts)
 		s, err := p.Sealer.Seal(ctx, r)
 		if err != nil {
 			if transient(err) {
@@ -454,6 +476,7 @@ func (p *Pipeline) seal(ctx context.Context, it *item) error {
 		it.sealed = append(it.sealed, s)
 	}
 	it.events = append(it.events, writeEvents(it, it.recs[0].Received)...)
+	it.events = append(it.events, mergeEvents(it)...)
 	return nil
 }
 

@@ -39,6 +39,9 @@ func (l *memLinks) LookupLinks(_ context.Context, hashes []string) (map[string]s
 func (l *memLinks) PutLinks(_ context.Context, links map[string]string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.fail != nil {
+		return l.fail
+	}
 	for h, p := range links {
 		if _, ok := l.m[h]; !ok {
 			l.m[h] = p

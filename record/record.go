@@ -53,6 +53,17 @@ type Record struct {
 	Subject []Identifier
 	// PatientID is the enterprise patient id, set by the patient index.
 	PatientID string
+	// Replaces lists, on a surviving Patient of a merge (HL7 ADT A34/A40
+	// MRG-1), the identifiers of the retired patient record it absorbs. The
+	// pipeline merges the retired enterprise id into PatientID. PHI, like
+	// Subject.
+	Replaces []Identifier
+	// Practitioners lists the practitioners the message puts in a care
+	// relationship with the patient (encounter participants, appointment
+	// personnel, order requesters), as practitioner keys (see
+	// PractitionerKey). Decoders whose resources carry only display
+	// references set it; FHIR references are read from Resource.
+	Practitioners []string
 	// Labels are sensitivity labels (set at ingest from codes).
 	Labels []string
 	// Codes are the record's clear codes (Observation.code, ...), used for

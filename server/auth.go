@@ -22,7 +22,7 @@ func (a authenticator) Authenticate(token string) (query.Identity, error) {
 	}
 	return query.Identity{
 		Subject: p.Subject, Kind: p.Kind, Roles: p.Roles, Org: p.Org,
-		Purposes: p.Purposes, Application: p.Application,
+		Purposes: p.Purposes, Application: p.Application, FHIRUser: p.FHIRUser,
 	}, nil
 }
 
