@@ -71,18 +71,46 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 // shard, and a chain rewritten consistently (every hash recomputed) from
 // some event to the end. Detecting those needs the head anchored outside
 // the log (checkpoints).
-func Verify(ctx context.Context, r ChainReader) (Report, error) {
+func Verify(ctx context.Context, r ChainReader, opts ...VerifyOption) (Report, error) {
+	var cfg verifyConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	shards, err := r.Shards(ctx)
 	if err != nil {
 		return Report{}, err
 	}
 	var rep Report
 	rep.Shards = len(shards)
-	for _, shard := range shards {
+	prog := Progress{Shards: len(shards)}
+	if cfg.progress != nil {
+		if c, ok := r.(ChainCounter); ok {
+			for _, shard := range shards {
+				n, err := c.CountChain(ctx, shard)
+				if err != nil { // progress without a total
+					prog.Total = 0
+					break
+				}
+				prog.Total += n
+			}
+		}
+	}
+	report := func() {
+		prog.Events = rep.Events
+		cfg.progress(prog)
+	}
+	for i, shard := range shards {
 		w := newWalker()
+		prog.Shard, prog.ShardIndex = shard, i
+		if cfg.progress != nil {
+			report()
+		}
 		err := r.ReadChain(ctx, shard, func(e Event) error {
 			rep.Events++
 			w.add(&e)
+			if cfg.progress != nil && rep.Events%cfg.every == 0 {
+				report()
+			}
 			return nil
 		})
 		for _, p := range w.finish() {
@@ -93,7 +121,53 @@ func Verify(ctx context.Context, r ChainReader) (Report, error) {
 			return rep, err
 		}
 	}
+	if cfg.progress != nil {
+		prog.Done = true
+		report()
+	}
 	return rep, nil
+}
+
+// ChainCounter is a ChainReader that can count the events stored in a
+// shard cheaply, without reading them. Verify uses it, when the reader has
+// it, to give its progress reports a total.
+type ChainCounter interface {
+	CountChain(ctx context.Context, shard string) (uint64, error)
+}
+
+// Progress is how far Verify has walked the log.
+type Progress struct {
+	Shard      string // the shard being walked
+	ShardIndex int    // its index among Shards (0-based)
+	Shards     int
+	Events     uint64 // events walked so far, every shard
+	Total      uint64 // events stored, every shard; 0 when unknown
+	Done       bool   // the last report: every shard walked
+}
+
+// VerifyOption configures Verify.
+type VerifyOption func(*verifyConfig)
+
+type verifyConfig struct {
+	progress func(Progress)
+	every    uint64
+}
+
+// DefaultProgressEvery is how many events Verify walks between progress
+// reports by default.
+const DefaultProgressEvery = 4096
+
+// WithProgress makes Verify call fn as it walks: when it starts each shard,
+// every `every` events (DefaultProgressEvery when 0), and once at the end
+// (Done). fn runs on Verify's goroutine and must be quick; the report
+// Verify returns is the same with or without it.
+func WithProgress(every uint64, fn func(Progress)) VerifyOption {
+	return func(c *verifyConfig) {
+		if every == 0 {
+			every = DefaultProgressEvery
+		}
+		c.progress, c.every = fn, every
+	}
 }
 
 const (

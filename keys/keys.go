@@ -47,6 +47,9 @@ var (
 const (
 	OwnerIndex      = "hub:index"      // keyed hashes of identifiers (patient index)
 	OwnerDeadLetter = "hub:deadletter" // payloads of dead-lettered messages
+	// OwnerAuditSigning's data key is the seed of the Ed25519 key that signs
+	// audit checkpoints (audit/merkle).
+	OwnerAuditSigning = "hub:audit-signing"
 )
 
 // BatchWrappedStore is a WrappedStore that reads and writes many owners'
