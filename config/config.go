@@ -15,13 +15,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carecrest/hub/alert"
+	"github.com/carecrest/hub/audit/merkle"
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/broker"
+	"github.com/carecrest/hub/codemap"
 	"github.com/carecrest/hub/httpingest"
 	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/kafkaconn"
 	"github.com/carecrest/hub/keys/vault"
 	"github.com/carecrest/hub/mllp"
+	"github.com/carecrest/hub/report"
 	"github.com/carecrest/hub/route"
 	"github.com/carecrest/hub/store/clickhouse"
 	"gopkg.in/yaml.v3"
@@ -47,6 +51,9 @@ type Config struct {
 	Keys    Keys          `yaml:"keys"`
 	Policy  Policy        `yaml:"policy"`
 	Labels  Labels        `yaml:"labels"`
+	// CodeMaps maps source systems' local codes to standard codes at
+	// ingest, before labelling (codemap.Config).
+	CodeMaps codemap.Config `yaml:"codemaps"`
 	// Route lists the subscriber systems records are disclosed to.
 	Route route.Config `yaml:"route"`
 	// Gateways feed Kafka from systems that do not produce to it directly.
@@ -54,6 +61,24 @@ type Config struct {
 	HTTP     HTTP     `yaml:"http"`
 	Auth     Auth     `yaml:"auth"`
 	Log      Log      `yaml:"log"`
+	// Compliance configures the privacy office's reports: accounting
+	// exemptions, which parties are external, retention, break-glass review.
+	Compliance report.Config `yaml:"compliance"`
+	// Checkpoints configures the signed Merkle checkpoints of the audit log.
+	Checkpoints Checkpoints `yaml:"checkpoints"`
+	// Alerts configures anomalous-access alerts (rules, roster, sinks).
+	Alerts alert.Config `yaml:"alerts"`
+}
+
+// Checkpoints says how often this instance signs and publishes a Merkle
+// checkpoint of its audit shard, and where besides the audit log.
+type Checkpoints struct {
+	// Interval between scheduled checkpoints (default 1h; negative: none
+	// on a schedule, only on demand).
+	Interval time.Duration `yaml:"interval"`
+	// Topic is the Kafka topic checkpoints are also written to (default
+	// carecrest.audit.checkpoints; "-": none).
+	Topic string `yaml:"topic"`
 }
 
 // Kafka says where traffic comes from.
@@ -130,8 +155,15 @@ type Labels struct {
 // Policy says where the Rego policy comes from.
 type Policy struct {
 	// Dir, when set, loads *.rego and data.json from this directory instead
-	// of the embedded policy.
-	Dir string `yaml:"dir"`
+	// of the embedded policy; Bundle, an OPA bundle (.tar.gz). At most one.
+	Dir    string `yaml:"dir"`
+	Bundle string `yaml:"bundle"`
+	// Profile is the jurisdiction profile: hipaa (default) or gdpr.
+	Profile string `yaml:"profile"`
+	// Reload is how often Dir or Bundle is checked for a new policy
+	// (default 2s; negative: never). A policy that fails to compile or
+	// fails its tests never replaces the running one.
+	Reload time.Duration `yaml:"reload"`
 }
 
 // HTTP configures the API listener.
@@ -224,6 +256,17 @@ func (c *Config) Defaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	if c.Policy.Reload == 0 {
+		c.Policy.Reload = 2 * time.Second
+	}
+	c.Compliance.Defaults()
+	c.Alerts.Defaults()
+	if c.Checkpoints.Interval == 0 {
+		c.Checkpoints.Interval = time.Hour
+	}
+	if c.Checkpoints.Topic == "" {
+		c.Checkpoints.Topic = merkle.DefaultTopic
+	}
 }
 
 // Validate reports every configuration error it finds.
@@ -265,6 +308,14 @@ func (c *Config) Validate() error {
 	if strings.ContainsAny(c.Instance, " |") || c.Instance == "" {
 		errs = append(errs, fmt.Errorf("instance %q: need a non-empty name without spaces", c.Instance))
 	}
+	if c.Alerts.Enabled {
+		if err := c.Alerts.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.CodeMaps.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Route.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("route: %w", err))
 	}
@@ -284,6 +335,9 @@ func (c *Config) Validate() error {
 		if !slices.Contains(c.Kafka.Sources, g.Source) {
 			errs = append(errs, fmt.Errorf("gateways.mllp[%d]: source %q is not among kafka.sources, so its topic would not be consumed", i, g.Source))
 		}
+	}
+	if err := c.Compliance.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Ingest.Validate(); err != nil {
 		errs = append(errs, err)
@@ -313,13 +367,15 @@ func Load(path string) (*Config, error) {
 
 // Env lists the environment variables the hub reads, for the README.
 var Env = map[string]string{
-	"CARECREST_INSTANCE":      "instance",
-	"CARECREST_DATA_DIR":      "data_dir",
-	"CARECREST_KAFKA_BACKEND": "kafka.backend",
-	"CARECREST_KAFKA_BROKERS": "kafka.brokers (comma-separated)",
-	"CARECREST_HTTP_ADDR":     "http.addr",
-	"CARECREST_POLICY_DIR":    "policy.dir",
-	"CARECREST_LOG_LEVEL":     "log.level",
+	"CARECREST_INSTANCE":       "instance",
+	"CARECREST_DATA_DIR":       "data_dir",
+	"CARECREST_KAFKA_BACKEND":  "kafka.backend",
+	"CARECREST_KAFKA_BROKERS":  "kafka.brokers (comma-separated)",
+	"CARECREST_HTTP_ADDR":      "http.addr",
+	"CARECREST_POLICY_DIR":     "policy.dir",
+	"CARECREST_POLICY_BUNDLE":  "policy.bundle",
+	"CARECREST_POLICY_PROFILE": "policy.profile",
+	"CARECREST_LOG_LEVEL":      "log.level",
 }
 
 // ApplyEnv overrides c from the environment.
@@ -337,6 +393,8 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) {
 	}
 	set("CARECREST_HTTP_ADDR", &c.HTTP.Addr)
 	set("CARECREST_POLICY_DIR", &c.Policy.Dir)
+	set("CARECREST_POLICY_BUNDLE", &c.Policy.Bundle)
+	set("CARECREST_POLICY_PROFILE", &c.Policy.Profile)
 	set("CARECREST_LOG_LEVEL", &c.Log.Level)
 }
 

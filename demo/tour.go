@@ -36,14 +36,16 @@ type Role struct {
 	Roles    []string
 	Purposes []string
 	App      string
+	FHIRUser string // SMART fhirUser: the clinician's Practitioner, for care relationships
 }
 
 // Roles are the identities the tour mints tokens for.
 var Roles = []Role{
-	{"physician.jwt", "dr.osei", "Dr. Kwame Osei", []string{"physician"}, []string{"TREAT", "ETREAT"}, "carecrest"},
-	{"nurse.jwt", "rn.hale", "RN Dana Hale", []string{"nurse"}, []string{"TREAT"}, "carecrest"},
-	{"billing.jwt", "bc.ruiz", "Marisol Ruiz", []string{"billing_clerk"}, []string{"HPAYMT"}, "carecrest-billing"},
-	{"privacy-officer.jwt", "po.nakamura", "Emi Nakamura", []string{"privacy_officer"}, []string{"HOPERAT"}, "hubctl"},
+	{"physician.jwt", Attending, "Dr. Kwame Osei", []string{"physician"}, []string{"TREAT", "ETREAT"}, "carecrest", "Practitioner/" + Attending},
+	{"nurse.jwt", WardNurse, "RN Dana Hale", []string{"nurse"}, []string{"TREAT"}, "carecrest", "Practitioner/" + WardNurse},
+	{"billing.jwt", "bc.ruiz", "Marisol Ruiz", []string{"billing_clerk"}, []string{"HPAYMT"}, "carecrest-billing", ""},
+	{"privacy-officer.jwt", "po.nakamura", "Emi Nakamura", []string{"privacy_officer"}, []string{"HOPERAT"}, "hubctl", ""},
+	{"security-analyst.jwt", "sa.okafor", "Chidi Okafor", []string{"security_analyst"}, []string{"HOPERAT"}, "hubctl", ""},
 }
 
 // PatientQuery is the README's example query.
@@ -257,6 +259,7 @@ func mintTokens(h *server.Hub) (map[string]string, string, error) {
 		tok, err := signer.Mint(auth.Claims{
 			Subject: r.Subject, Name: r.Name, Roles: r.Roles, Purposes: r.Purposes, Application: r.App,
 			Org: "Riverton General", Issuer: h.Config.Auth.Issuer, Audience: h.Config.Auth.Audience,
+			FHIRUser: r.FHIRUser,
 		}, 12*time.Hour)
 		if err != nil {
 			return nil, "", err

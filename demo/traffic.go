@@ -106,6 +106,9 @@ func Generate(n int, at time.Time) Traffic {
 		}
 	}
 	for i, p := range ps {
+		add("ehr", ingest.ContentFHIRJSON, p.MRN, fhirEncounter(p, i, at))
+	}
+	for i, p := range ps {
 		if i%3 == 2 {
 			add("lis", ingest.ContentFHIRJSON, p.MRN, fhirObservation(p, i, at, rng))
 		} else {
@@ -137,7 +140,7 @@ func adtA01(p Patient, i int, at time.Time) string {
 		fmt.Sprintf("MSH|^~\\&|EPIC|CCH|CARECREST|CCH|%s||ADT^A01^ADT_A01|ADT%06d|P|2.5.1", hl7Time(at), i),
 		fmt.Sprintf("EVN|A01|%s", hl7Time(at)),
 		pid(p),
-		"PV1|1|I|4W^412^1^CCH||||1234^Attending^Ana|||MED",
+		"PV1|1|I|4W^412^1^CCH||||" + Attending + "^Osei^Kwame|||MED",
 	}
 	return strings.Join(segs, "\r") + "\r"
 }
@@ -178,6 +181,35 @@ func fhirPatient(p Patient, i int) []byte {
 		"birthDate":    p.BirthDate.Format("2006-01-02"),
 		"address":      []any{map[string]any{"line": []string{p.Street}, "city": p.City, "country": "USA"}},
 		"telecom":      []any{map[string]any{"system": "phone", "value": p.Phone, "use": "home"}},
+	})
+}
+
+// The care team of every demo patient: the attending physician (HL7 PV1-7
+// and FHIR Encounter.participant) and the ward nurse (Encounter.participant).
+// Tokens name them with the SMART fhirUser claim, which gives them the care
+// relationship policy asks for on treatment reads.
+const (
+	Attending = "dr.osei"
+	WardNurse = "rn.hale"
+)
+
+// fhirEncounter is the inpatient stay with its care team.
+func fhirEncounter(p Patient, i int, at time.Time) []byte {
+	participant := func(who, code string) map[string]any {
+		return map[string]any{
+			"type": []any{map[string]any{"coding": []any{map[string]any{
+				"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": code}}}},
+			"individual": map[string]any{"reference": "Practitioner/" + who},
+		}
+	}
+	return mustJSON(map[string]any{
+		"resourceType": "Encounter",
+		"id":           fmt.Sprintf("ehr-enc-%d", i),
+		"status":       "in-progress",
+		"class":        map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP", "display": "inpatient encounter"},
+		"subject":      map[string]any{"type": "Patient", "identifier": map[string]any{"system": MRNSystem, "value": p.MRN}},
+		"participant":  []any{participant(Attending, "ATND"), participant(WardNurse, "PART")},
+		"period":       map[string]any{"start": at.Add(-6 * time.Hour).UTC().Format(time.RFC3339)},
 	})
 }
 

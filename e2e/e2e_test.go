@@ -70,6 +70,7 @@ func mintTB(t testing.TB, h *server.Hub, sub string, roles, purposes []string) s
 	tok, err := s.Mint(auth.Claims{
 		Subject: sub, Roles: roles, Purposes: purposes, Application: "e2e",
 		Issuer: h.Config.Auth.Issuer, Audience: h.Config.Auth.Audience,
+		FHIRUser: "Practitioner/" + sub, // the care relationship of demo traffic (PV1-7, Encounter.participant)
 	}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -485,7 +486,7 @@ func TestPatientViewShowsAndAuditsLatestDemographicsOnly(t *testing.T) {
 	h := startHub(t)
 	adt := func(id, family string) kafka.Message {
 		return kafka.Message{Topic: "hub.in.ehr", Key: []byte("m"), Headers: []kafka.Header{{Key: "content-type", Value: []byte(ingest.ContentHL7v2)}},
-			Value: fmt.Appendf(nil, "MSH|^~\\&|EHR|H|HUB|H|20261125||ADT^A08|%s|P|2.5.1\rPID|1||MRN77^^^H&1.2.3&ISO^MR||%s^Ann||19700101|F\r", id, family)}
+			Value: fmt.Appendf(nil, "MSH|^~\\&|EHR|H|HUB|H|20261125||ADT^A08|%s|P|2.5.1\rPID|1||MRN77^^^H&1.2.3&ISO^MR||%s^Ann||19700101|F\rPV1|1|I|||||dr.osei^Osei^Kwame\r", id, family)}
 	}
 	publish(t, h, []kafka.Message{adt("V1", "Maiden")})
 	waitMessages(t, h, 1)

@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/carecrest/hub/audit"
@@ -16,6 +19,9 @@ import (
 // hub, then reads each patient as a clinician and as a billing clerk: each
 // record type reaches the roles allowed to see it and is withheld from the
 // others.
+//
+// The clinician reads under a care relationship: for each sample patient
+// the EHR also sends an admission naming dr.osei as attending (PV1-7).
 func TestSourceSystemsWithSharedSamples(t *testing.T) {
 	cases := []struct {
 		source, sample, field, resourceType string
@@ -27,6 +33,7 @@ func TestSourceSystemsWithSharedSamples(t *testing.T) {
 		{"ehr", "hl7v2/12_ms_MDM-T02_v2.8.hl7", "documentReferences", "DocumentReference", true, false},
 	}
 	var msgs []kafka.Message
+	assigned := map[string]bool{}
 	for _, c := range cases {
 		b, err := os.ReadFile(samples.Path(t, c.sample))
 		if err != nil {
@@ -34,6 +41,10 @@ func TestSourceSystemsWithSharedSamples(t *testing.T) {
 		}
 		msgs = append(msgs, kafka.Message{Topic: ingest.TopicPrefix + c.source, Key: []byte(c.source), Value: b,
 			Headers: []kafka.Header{{Key: "content-type", Value: []byte(ingest.ContentHL7v2)}}})
+		if care := careAssignment(t, b, "dr.osei"); !assigned[string(care.Key)] { // samples may share a patient
+			assigned[string(care.Key)] = true
+			msgs = append(msgs, care)
+		}
 	}
 	h := startHub(t)
 	publish(t, h, msgs)
@@ -68,4 +79,25 @@ func TestSourceSystemsWithSharedSamples(t *testing.T) {
 			}
 		})
 	}
+}
+
+// careAssignment is an ADT^A01 from the EHR for the patient of the HL7 v2
+// message msg (its PID segment) with practitioner as attending physician
+// (PV1-7): it gives the practitioner a care relationship with the patient.
+func careAssignment(t *testing.T, msg []byte, practitioner string) kafka.Message {
+	t.Helper()
+	var pid string
+	for _, seg := range strings.FieldsFunc(string(msg), func(r rune) bool { return r == '\r' || r == '\n' }) {
+		if strings.HasPrefix(seg, "PID|") {
+			pid = seg
+			break
+		}
+	}
+	if pid == "" {
+		t.Fatal("careAssignment: message has no PID segment")
+	}
+	id := fmt.Sprintf("CARE%x", sha256.Sum256([]byte(pid+practitioner)))[:20]
+	v := "MSH|^~\\&|EHR|H|HUB|H|20261125||ADT^A01^ADT_A01|" + id + "|P|2.5.1\r" + pid + "\rPV1|1|I|||||" + practitioner + "^Care^Team\r"
+	return kafka.Message{Topic: ingest.TopicPrefix + "ehr", Key: []byte(id), Value: []byte(v),
+		Headers: []kafka.Header{{Key: "content-type", Value: []byte(ingest.ContentHL7v2)}}}
 }

@@ -22,6 +22,7 @@ type Identity struct {
 	Org         string
 	Purposes    []string // purposes of use the token grants
 	Application string   // client application (azp)
+	FHIRUser    string   // SMART fhirUser: the caller's Practitioner, for treatment relationships
 }
 
 // Authenticator verifies a bearer token (auth.Verifier behind an adapter).
@@ -58,9 +59,13 @@ func subjectOf(id Identity, purpose, breakGlassReason string) policy.Subject {
 	if kind == "" {
 		kind = "user"
 	}
+	var refs []string
+	if id.FHIRUser != "" {
+		refs = []string{id.FHIRUser}
+	}
 	return policy.Subject{
 		ID: id.Subject, Kind: kind, Roles: id.Roles, Org: id.Org,
-		Purpose: purpose, BreakGlassReason: breakGlassReason,
+		Purpose: purpose, BreakGlassReason: breakGlassReason, Refs: refs,
 	}
 }
 
@@ -160,9 +165,19 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 var ErrUnauthenticated = errors.New("unauthenticated")
 
 // topField names the request's top-level field, for metrics.
+// operations are the top-level fields reported by name in metrics (a
+// closed set: any other field is "other").
+var operations = []string{
+	"patient", "auditEvents", "auditLog", "accountingOfDisclosures", "accessReport", "gdprSubjectAccess",
+	"recordOfProcessing", "breakGlassQueue", "alerts", "consents", "patientStatus", "explain",
+	"auditCheckpoint", "inclusionProof", "consistencyProof",
+	"recordConsent", "withdrawConsent", "erasePatient", "placeLegalHold", "liftLegalHold",
+	"acknowledgeAlert", "resolveAlert", "reviewBreakGlass",
+}
+
 func topField(res *graphql.Result) string {
 	if data, ok := res.Data.(map[string]any); ok {
-		for _, f := range []string{"patient", "auditEvents"} {
+		for _, f := range operations {
 			if _, ok := data[f]; ok {
 				return f
 			}

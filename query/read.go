@@ -34,6 +34,19 @@ type PatientIndex interface {
 	Lookup(ctx context.Context, id record.Identifier) (string, bool, error)
 }
 
+// PatientGroups resolves merged patients (mpi.Index): the survivor of an
+// enterprise id and every id merged into it, survivor first.
+type PatientGroups interface {
+	Group(ctx context.Context, epi string) (string, []string, error)
+}
+
+// Relationships tells whether a practitioner has a care relationship with
+// a patient (mpi.Index, from encounters, appointments, orders and care
+// teams in the ingested data).
+type Relationships interface {
+	HasRelationship(ctx context.Context, practitioner, epi string) (bool, error)
+}
+
 // Reader is the read service behind GraphQL.
 type Reader struct {
 	Index    PatientIndex
@@ -52,6 +65,13 @@ type Reader struct {
 	// Erasures, when set, makes reads of an erased patient fail with
 	// ErasedError (audited) for every caller.
 	Erasures ErasureStatus
+	// Groups, when set, makes the view of a patient the merged view: the
+	// survivor's records and those of every id merged into it.
+	Groups PatientGroups
+	// Relationships, when set, tells policy whether the caller (its SMART
+	// fhirUser) has a care relationship with the patient; without it, or
+	// without a fhirUser, there is none.
+	Relationships Relationships
 }
 
 // Errors the API edge translates; their text never carries PHI.
@@ -81,6 +101,11 @@ type Caller struct {
 	Subject     policy.Subject
 	Application string
 	RequestID   string
+	// Practitioner is the caller's SMART fhirUser ("Practitioner/123"),
+	// for care relationships; empty for callers that are not clinicians.
+	Practitioner string
+
+	bg *policy.BreakGlass // the break-the-glass session of this read
 }
 
 // Resource is one disclosed record: its clear elements and the PHI elements
@@ -91,6 +116,9 @@ type Resource struct {
 	ID     string
 	Data   map[string]any
 	Masked []string
+	// Notices must accompany the resource wherever it goes (the 42 CFR
+	// part 2 redisclosure notice).
+	Notices []string
 }
 
 // Withheld is a record type withheld from the caller as a whole.
@@ -112,26 +140,50 @@ type PatientView struct {
 // returns only after the disclosure is durably audited.
 func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, want map[string][]string) (*PatientView, error) {
 	now := r.now()
-	if err := r.checkErased(ctx, c, patientID, now); err != nil {
-		return nil, err
-	}
-	consents, err := r.inForce(ctx, patientID, now)
+	patientID, members, err := r.group(ctx, patientID)
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range members {
+		if err := r.checkErased(ctx, c, m, now); err != nil {
+			return nil, err
+		}
+	}
+	var consents []consent.Directive
+	for _, m := range members {
+		cs, err := r.inForce(ctx, m, now)
+		if err != nil {
+			return nil, err
+		}
+		consents = append(consents, cs...)
 	}
 	types := make([]string, 0, len(want))
 	for t := range want {
 		types = append(types, t)
 	}
 	sort.Strings(types)
-	recs, err := r.Records.PatientRecords(ctx, patientID, types)
-	if err != nil {
-		return nil, fmt.Errorf("query: load records: %w", err)
+	var recs []record.Sealed
+	for _, m := range members {
+		rs, err := r.Records.PatientRecords(ctx, m, types)
+		if err != nil {
+			return nil, fmt.Errorf("query: load records: %w", err)
+		}
+		recs = append(recs, rs...)
+	}
+	if len(members) > 1 { // one patient's history across its merged ids, oldest first
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Received.Before(recs[j].Received) })
 	}
 	byType := map[string][]record.Sealed{}
 	for _, s := range recs {
 		byType[s.Type] = append(byType[s.Type], s)
 	}
+	subject, bg, err := r.breakGlass(ctx, c, patientID, now)
+	if err != nil {
+		return nil, err
+	}
+	c.Subject, c.bg = subject, bg
+	related := r.related(ctx, c, patientID)
+	codesMatter := consentsNameCodes(consents)
 
 	view := &PatientView{PatientID: patientID, Related: map[string][]Resource{}}
 	var events []audit.Event
@@ -139,7 +191,7 @@ func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, wa
 	for _, typ := range types {
 		in := policy.Input{
 			Action: policy.ActionRead, Subject: c.Subject, PatientID: patientID,
-			RecordType: typ, Consents: consents, Now: now,
+			RecordType: typ, Consents: consents, Now: now, Relationship: related, BreakGlass: bg,
 		}
 		group := byType[typ]
 		if typ == "Patient" && len(group) > 1 {
@@ -151,10 +203,14 @@ func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, wa
 		decided := map[string]policy.Decision{}
 		for i := range group {
 			s := &group[i]
-			lk := strings.Join(s.Labels, ",")
+			lk := decisionKey(s, codesMatter)
 			d, ok := decided[lk]
 			if !ok {
 				in.Labels = s.Labels
+				in.Codes = nil
+				if codesMatter {
+					in.Codes = codeTokens(s.Codes)
+				}
 				d, err = r.Decider.Decide(ctx, in)
 				if err != nil {
 					r.log().Warn("query: policy evaluation failed; denying", "err", err)
@@ -183,7 +239,7 @@ func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, wa
 		var allowDecision policy.Decision
 		for i := range group {
 			s := &group[i]
-			d := decided[strings.Join(s.Labels, ",")]
+			d := decided[decisionKey(s, codesMatter)]
 			if !d.Allow {
 				deniedIDs = append(deniedIDs, s.ID)
 				denyDecision = d
@@ -198,7 +254,7 @@ func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, wa
 			allowedIDs = append(allowedIDs, s.ID)
 			disclosed = union(disclosed, show)
 			masked = union(masked, hide)
-			res := Resource{Type: typ, ID: s.ID, Data: data, Masked: hide}
+			res := Resource{Type: typ, ID: s.ID, Data: data, Masked: hide, Notices: notices(d)}
 			if typ == "Patient" {
 				view.Patient = &res
 			} else {
@@ -324,9 +380,9 @@ func (r *Reader) event(c Caller, patientID, typ string, d policy.Decision, ids, 
 	if !d.Allow {
 		e.Code, e.Outcome = audit.CodeRecordReadDeny, audit.OutcomeDeny
 		e.Reason = strings.Join(d.Reasons, "; ")
-	} else if contains(d.Rules, "break-glass") {
+	} else if contains(d.Rules, policy.RuleBreakGlass) {
 		e.Code = audit.CodeBreakGlass
-		e.Reason = c.Subject.BreakGlassReason
+		e.Reason = breakGlassReason(c, c.bg)
 	}
 	return e
 }

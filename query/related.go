@@ -72,5 +72,6 @@ func resourceObject(name string, fields graphql.Fields) *graphql.Object {
 	fields["id"] = &graphql.Field{Type: graphql.NewNonNull(graphql.ID), Description: "Hub record id."}
 	fields["meta"] = &graphql.Field{Type: metaType}
 	fields["masked"] = maskedField
+	fields["notices"] = noticesField
 	return obj(name, "FHIR R4 "+name+", filtered by policy for the caller.", fields)
 }

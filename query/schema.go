@@ -33,6 +33,7 @@ func Schema(r *Reader, exts ...Extension) (graphql.Schema, error) {
 		"id":               {Type: graphql.NewNonNull(graphql.ID), Description: "Enterprise patient id."},
 		"meta":             {Type: metaType},
 		"masked":           maskedField,
+		"notices":          noticesField,
 		"active":           {Type: graphql.Boolean},
 		"identifier":       listOf(identifierType, ""),
 		"name":             listOf(humanNameType, ""),
@@ -140,7 +141,7 @@ func (r *Reader) resolvePatient(p graphql.ResolveParams) (any, error) {
 	if view.Patient != nil {
 		out = shape(*view.Patient)
 	} else {
-		out["resourceType"], out["masked"] = "Patient", []string{}
+		out["resourceType"], out["masked"], out["notices"] = "Patient", []string{}, []string{}
 	}
 	out["id"] = view.PatientID
 	for _, rel := range related {
@@ -166,6 +167,7 @@ func shape(res Resource) map[string]any {
 		m[k] = numbers(v)
 	}
 	m["masked"] = append([]string{}, res.Masked...)
+	m["notices"] = append([]string{}, res.Notices...)
 	if len(res.Masked) > 0 {
 		meta, _ := m["meta"].(map[string]any)
 		if meta == nil {
@@ -389,5 +391,6 @@ func callerFor(ctx context.Context, args map[string]any) (Caller, error) {
 	reason, _ := args["breakGlassReason"].(string)
 	return Caller{
 		Subject: subjectOf(id, purpose, reason), Application: id.Application, RequestID: RequestIDFrom(ctx),
+		Practitioner: id.FHIRUser,
 	}, nil
 }

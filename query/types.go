@@ -85,11 +85,19 @@ var maskedField = &graphql.Field{
 		"They come back null; meta.security then carries the REDACTED code.",
 }
 
+// noticesField carries the notices a disclosure must travel with.
+var noticesField = &graphql.Field{
+	Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))),
+	Description: "Notices that must accompany this data wherever it goes, such as the 42 CFR part 2 " +
+		"redisclosure notice on substance use disorder records.",
+}
+
 var observationType = obj("Observation", "FHIR R4 Observation. Value elements are PHI.", graphql.Fields{
 	"resourceType":         str("Always Observation."),
 	"id":                   {Type: graphql.NewNonNull(graphql.ID), Description: "Hub record id."},
 	"meta":                 {Type: metaType},
 	"masked":               maskedField,
+	"notices":              noticesField,
 	"status":               str(""),
 	"category":             listOf(codeableConceptType, ""),
 	"code":                 {Type: codeableConceptType},

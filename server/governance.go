@@ -34,8 +34,8 @@ func NewGovernance(h *Hub) (*Governance, error) {
 	}
 	svc, err := erasure.New(erasure.Deps{
 		Governor: h.Reader, Audit: h.Store, Keys: h.Store, Evict: h.Sealer.Evict, Logger: h.Log,
-		// Aliases: the MPI's merge group once mpi exposes it (the ids
-		// merged into a patient are erased with it), e.g. h.Index.Group.
+		// The ids merged into a patient (A40/A34) are erased with it.
+		Aliases: h.Index.Aliases,
 	})
 	if err != nil {
 		return nil, err
@@ -65,8 +65,10 @@ func (g *Governance) Extensions() []query.Extension {
 // /fhir/Consent/_history), authenticated as /graphql is.
 func (g *Governance) Mount(mux *http.ServeMux, authn query.Authenticator) {
 	fh := &registry.FHIRHandler{Registry: g.Registry, Auth: authn}
-	mux.Handle("/fhir/Consent", fh)
-	mux.Handle("/fhir/Consent/", fh)
+	// GET only: POST /fhir/Consent stays with the HTTP ingest gateway
+	// (consents in from source systems, through Kafka).
+	mux.Handle("GET /fhir/Consent", fh)
+	mux.Handle("GET /fhir/Consent/_history", fh)
 }
 
 // Watch evicts the cached keys of patients erased on other instances until

@@ -91,6 +91,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 		for _, s := range cfg.Route.Subscribers {
 			topics = append(topics, s.Topic())
 		}
+		if cfg.Checkpoints.Topic != "-" {
+			topics = append(topics, cfg.Checkpoints.Topic)
+		}
 		hub.Broker, err = broker.Start(cfg.Kafka.Embedded, topics...)
 		if err != nil {
 			return nil, err
@@ -132,7 +135,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	}
 	hub.Index = mpi.New(indexKey, hub.Store)
 
-	hub.Policy, err = policy.New(ctx, policy.Config{Dir: cfg.Policy.Dir}, log)
+	hub.Policy, err = policy.New(ctx, policy.Config{Dir: cfg.Policy.Dir, Bundle: cfg.Policy.Bundle, Profile: cfg.Policy.Profile}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -181,8 +184,26 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	hub.Reader = &query.Reader{
 		Index: hub.Index, Records: hub.Store, Consents: hub.Store, Decider: decider, Opener: hub.Sealer,
 		Audit: measuredAppender{hub.Store, hub.Metrics}, Querier: hub.Store, Logger: log,
+		Groups: hub.Index, Relationships: hub.Index,
 	}
-	schema, err := query.Schema(hub.Reader)
+	alertsExt, err := hub.startAlerts(ctx, brokers, transport)
+	if err != nil {
+		return nil, err
+	}
+	gov, err := NewGovernance(hub)
+	if err != nil {
+		return nil, err
+	}
+	reports, err := NewReports(cfg, hub.Reader)
+	if err != nil {
+		return nil, err
+	}
+	proofs, err := hub.newCheckpoints(ctx, brokers, transport)
+	if err != nil {
+		return nil, fmt.Errorf("audit checkpoints: %w", err)
+	}
+	exts := append(gov.Extensions(), alertsExt, reports.Extension(), (&query.Proofs{Reader: hub.Reader, Prover: proofs}).Extension())
+	schema, err := query.Schema(hub.Reader, exts...)
 	if err != nil {
 		return nil, fmt.Errorf("graphql schema: %w", err)
 	}
@@ -192,6 +213,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", &query.Handler{Schema: schema, Auth: authn, Observe: hub.Metrics.ObserveGraphQL})
+	gov.Mount(mux, authn)
+	MountReports(mux, reports, authn)
 	if cfg.HTTP.MetricsEnabled() {
 		mux.Handle("/metrics", metrics.Handler(hub.Registry))
 	}
@@ -218,6 +241,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	hub.cancel = cancel
+	hub.startCheckpoints(runCtx, proofs)
 	if err := hub.startGateways(runCtx, brokers, transport); err != nil {
 		cancel()
 		return nil, err
@@ -228,6 +252,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 		}
 	})
 	hub.wg.Go(func() { hub.observeConsumer(runCtx) })
+	hub.wg.Go(func() { gov.Watch(runCtx) })
+	if (cfg.Policy.Dir != "" || cfg.Policy.Bundle != "") && cfg.Policy.Reload > 0 {
+		hub.wg.Go(func() { hub.watchPolicy(runCtx) })
+	}
 	hub.wg.Go(func() {
 		if err := hub.http.Serve(hub.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)

@@ -1,8 +1,13 @@
 // Command hubctl is the operator's CLI for CareCrest Hub.
 //
 //	hubctl token  --role physician --sub dr.osei --purpose TREAT,ETREAT
-//	hubctl audit query  --token-file F [--patient P] [--actor A] [--from T] [--to T] [--format table|json|ndjson]
+//	hubctl audit query  --token-file F [--patient P|--identifier S|V] [--actor A] [--denied] [--break-glass] [--all] [--format table|json|ndjson]
+//	hubctl audit export --token-file F --format csv|ndjson|fhir|fhir-ndjson [filters] [--out FILE]
+//	hubctl report accounting|access|gdpr --token-file F --patient P [--format text|json]
 //	hubctl audit verify [--config FILE]
+//	hubctl audit checkpoint [--publish] [--verifier-key]
+//	hubctl audit prove --event ID [--size N] [-o proof.json]
+//	hubctl audit verify-proof --proof proof.json [--checkpoint cp.txt] --key KEY
 //
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 audit verification
 // found problems.
@@ -41,15 +46,34 @@ type command struct {
 var commands = []command{
 	{[]string{"token"}, "mint a development JWT (dev signing key of the config)", func(_ context.Context, a []string) int { return token(a) }},
 	{[]string{"audit", "query"}, "query the audit log over GraphQL (privacy officer / security analyst token)", auditQuery},
+	{[]string{"audit", "export"}, "export audit events as CSV, NDJSON or FHIR AuditEvent (streamed)", auditExport},
+	{[]string{"audit", "breakglass"}, "list break-the-glass sessions awaiting review", auditBreakGlass},
+	{[]string{"audit", "review"}, "record a review finding on a break-the-glass session", auditReview},
+	{[]string{"report", "accounting"}, "HIPAA accounting of disclosures for a patient", reportCmd("accounting")},
+	{[]string{"report", "access"}, "every use and disclosure of a patient's record", reportCmd("access")},
+	{[]string{"report", "gdpr"}, "GDPR Article 15 report for a data subject", reportCmd("gdpr")},
+	{[]string{"report", "processing"}, "GDPR Article 30 record of processing activities", reportCmd("processing")},
 	{[]string{"audit", "verify"}, "walk the stored audit chains and report every break", auditVerify},
+	{[]string{"audit", "checkpoint"}, "sign (--publish: and record) a Merkle checkpoint of an audit shard", auditCheckpoint},
+	{[]string{"audit", "prove"}, "inclusion proof of an audit event against a checkpoint", auditProve},
+	{[]string{"audit", "consistency"}, "consistency proof between two checkpoints of a shard", auditConsistency},
+	{[]string{"audit", "verify-proof"}, "check a proof offline with a trusted checkpoint and the verifier key", auditVerifyProof},
+	{[]string{"alerts"}, "anomalous-access alerts: list, ack, resolve (security analyst / privacy officer token)", alertsCmd},
 	{[]string{"keys", "rotate"}, "rotate the key-encryption key and re-wrap every stored data key", keysRotate},
+	{[]string{"patient", "erase"}, "erase a patient by destroying their data keys (privacy officer token)", patientErase},
+	{[]string{"patient", "hold", "place"}, "place a legal hold on a patient (blocks erasure)", patientHold(true)},
+	{[]string{"patient", "hold", "lift"}, "lift a legal hold", patientHold(false)},
+	{[]string{"patient", "status"}, "is a patient erased or under legal hold?", patientStatus},
+	{[]string{"consent", "record"}, "record a FHIR R4 Consent (JSON file) through the consent registry", consentRecord},
+	{[]string{"consent", "withdraw"}, "withdraw a consent (new version, status inactive)", consentWithdraw},
+	{[]string{"consent", "list"}, "a patient's consents (--history: every version)", consentList},
 }
 
 func usage() string {
 	var b strings.Builder
 	b.WriteString("usage:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  hubctl %-24s %s\n", strings.Join(c.words, " ")+" [flags]", c.help)
+		fmt.Fprintf(&b, "  hubctl %-30s %s\n", strings.Join(c.words, " ")+" [flags]", c.help)
 	}
 	b.WriteString("\nRun \"hubctl <command> -h\" for flags.")
 	return b.String()
@@ -108,6 +132,7 @@ func token(args []string) int {
 	org := fs.String("org", "", "organisation")
 	app := fs.String("app", "hubctl", "client application (azp)")
 	kind := fs.String("kind", "user", "user or application")
+	fhirUser := fs.String("fhir-user", "", "SMART fhirUser claim, the reader's practitioner (Practitioner/<id>): treatment relationships")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -136,7 +161,7 @@ func token(args []string) int {
 	}
 	tok, err := signer.Mint(auth.Claims{
 		Subject: *sub, Name: *name, Roles: splitList(*roles), Purposes: splitList(*purposes), Org: *org,
-		Application: *app, Kind: *kind, Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience,
+		Application: *app, Kind: *kind, FHIRUser: *fhirUser, Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience,
 	}, *ttl)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hubctl token: %v\n", err)
@@ -146,10 +171,13 @@ func token(args []string) int {
 	return 0
 }
 
-const auditGQL = `query($patient: ID, $actor: String, $action: String, $outcome: String, $from: String, $to: String, $after: String, $first: Int) {
-  auditEvents(patient: $patient, actor: $actor, action: $action, outcome: $outcome, from: $from, to: $to, after: $after, first: $first) {
-    id time code action outcome actor roles organization application purpose patient recordType recordIds
-    disclosed masked policyRevision rules consents reason requestId shard seq hash
+const auditGQL = `query($filter: AuditFilter, $after: String, $first: Int) {
+  auditLog(filter: $filter, after: $after, first: $first) {
+    events {
+      id time code action outcome actor roles organization application purpose patient recordType recordIds
+      disclosed masked policyRevision rules consents reason requestId shard seq hash
+    }
+    pageInfo { endCursor hasNextPage }
   }
 }`
 
@@ -158,42 +186,31 @@ func auditQuery(ctx context.Context, args []string) int {
 	url := fs.String("url", "http://127.0.0.1:8080/graphql", "hub GraphQL endpoint")
 	tok := fs.String("token", "", "bearer token (or --token-file, or $CARECREST_TOKEN)")
 	tokFile := fs.String("token-file", "", "file holding the bearer token")
-	patient := fs.String("patient", "", "enterprise patient id")
-	actor := fs.String("actor", "", "actor (user, application or source system)")
-	action := fs.String("action", "", "read, write, reject, consent, audit.query")
-	outcome := fs.String("outcome", "", "allow or deny")
-	from := fs.String("from", "", "RFC 3339 start (inclusive)")
-	to := fs.String("to", "", "RFC 3339 end (exclusive)")
+	filter := filterFlags(fs)
+	after := fs.String("after", "", "cursor to resume after (printed when more events remain)")
 	limit := fs.Int("limit", 1000, "most events to fetch (pages of up to 1000)")
+	all := fs.Bool("all", false, "follow the cursors to the last event (ignores --limit)")
 	format := fs.String("format", "table", "table, json or ndjson")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	t := *tok
-	if t == "" && *tokFile != "" {
-		b, err := os.ReadFile(*tokFile)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "hubctl audit query: %v\n", err)
-			return 2
-		}
-		t = strings.TrimSpace(string(b))
-	}
-	if t == "" {
-		t = os.Getenv("CARECREST_TOKEN")
-	}
-	if t == "" {
-		fmt.Fprintln(os.Stderr, "hubctl audit query: a token is required (--token, --token-file or $CARECREST_TOKEN)")
+	t, err := tokenFrom(*tok, *tokFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hubctl audit query: %v\n", err)
 		return 2
 	}
-	vars := map[string]any{}
-	for k, v := range map[string]string{"patient": *patient, "actor": *actor, "action": *action, "outcome": *outcome, "from": *from, "to": *to} {
-		if v != "" {
-			vars[k] = v
-		}
+	vars := map[string]any{"filter": filter.vars()}
+	if *after != "" {
+		vars["after"] = *after
 	}
 	var events []map[string]any
-	for len(events) < *limit {
-		vars["first"] = min(1000, *limit-len(events))
+	more := false
+	for *all || len(events) < *limit {
+		first := 1000
+		if !*all {
+			first = min(1000, *limit-len(events))
+		}
+		vars["first"] = first
 		res, err := query.Post(ctx, *url, t, auditGQL, vars)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "hubctl audit query: %v\n", err)
@@ -205,15 +222,18 @@ func auditQuery(ctx context.Context, args []string) int {
 			return 1
 		}
 		data, _ := res["data"].(map[string]any)
-		page, _ := data["auditEvents"].([]any)
-		for _, e := range page {
+		page, _ := data["auditLog"].(map[string]any)
+		list, _ := page["events"].([]any)
+		for _, e := range list {
 			m, _ := e.(map[string]any)
 			events = append(events, m)
 		}
-		if len(page) < vars["first"].(int) {
+		info, _ := page["pageInfo"].(map[string]any)
+		more, _ = info["hasNextPage"].(bool)
+		vars["after"] = info["endCursor"]
+		if !more {
 			break
 		}
-		vars["after"] = events[len(events)-1]["id"]
 	}
 	switch *format {
 	case "json":
@@ -227,12 +247,15 @@ func auditQuery(ctx context.Context, args []string) int {
 		}
 	default:
 		tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tCODE\tACTION\tOUTCOME\tACTOR\tPURPOSE\tPATIENT\tTYPE\tDISCLOSED\tMASKED\tREASON")
+		fmt.Fprintln(tw, "TIME\tCODE\tACTION\tOUTCOME\tACTOR\tPURPOSE\tPATIENT\tTYPE\tAPPLICATION\tDISCLOSED\tMASKED\tREASON")
 		for _, e := range events {
-			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\n", e["time"], e["code"], e["action"], e["outcome"],
-				e["actor"], e["purpose"], e["patient"], e["recordType"], e["disclosed"], e["masked"], e["reason"])
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\n", e["time"], e["code"], e["action"], e["outcome"],
+				e["actor"], e["purpose"], e["patient"], e["recordType"], e["application"], e["disclosed"], e["masked"], e["reason"])
 		}
 		_ = tw.Flush()
+	}
+	if more {
+		fmt.Fprintf(os.Stderr, "more events follow: --after %v (or --all)\n", vars["after"])
 	}
 	return 0
 }
@@ -241,6 +264,7 @@ func auditVerify(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("hubctl audit verify", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "hub configuration file")
 	dataDir := fs.String("data-dir", "", "hub data directory (the demo uses data/demo)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -262,7 +286,11 @@ func auditVerify(ctx context.Context, args []string) int {
 	}
 	defer st.Close()
 	start := time.Now()
-	rep, err := audit.Verify(ctx, st)
+	var opts []audit.VerifyOption
+	if !*quiet {
+		opts = append(opts, audit.WithProgress(0, newProgressBar(os.Stderr).update))
+	}
+	rep, err := audit.Verify(ctx, countingStore{st}, opts...)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(os.Stderr, "hubctl audit verify: %v\n", err)
 		return 1

@@ -1,0 +1,149 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/consent"
+	"github.com/carecrest/hub/policy"
+	"github.com/carecrest/hub/record"
+	"github.com/carecrest/hub/route"
+)
+
+// Break-the-glass sessions. A declaration (purpose ETREAT with a reason)
+// opens a session; within the policy's window (default 4 h) later ETREAT
+// reads of the same patient by the same person continue it without
+// restating the reason; after the window policy refuses
+// (break-glass.expired) until the person declares again. Every read under
+// break-the-glass is audited with audit.CodeBreakGlass: the event that
+// opens a session carries the declared reason, an event that continues one
+// carries sessionContinued and the session's start, so the sessions (and
+// the review queue) are read back from the audit log alone, on every
+// instance.
+const sessionContinued = "break-glass session continued; opened "
+
+// sessionLookback bounds the audit query for an open session. Windows
+// longer than this are not found (a new declaration is then needed).
+const sessionLookback = 24 * time.Hour
+
+// breakGlass returns the subject and the break-the-glass declaration for a
+// read: nil when the purpose is not a break-glass one; the declared reason
+// as a session opening now; or, with no reason, the open session found in
+// the audit log (zero Started and no reason when there is none: policy
+// then refuses for want of a reason).
+func (r *Reader) breakGlass(ctx context.Context, c Caller, patientID string, now time.Time) (policy.Subject, *policy.BreakGlass, error) {
+	s := c.Subject
+	if s.Purpose != "ETREAT" {
+		return s, nil, nil
+	}
+	if strings.TrimSpace(s.BreakGlassReason) != "" {
+		return s, &policy.BreakGlass{Reason: s.BreakGlassReason}, nil
+	}
+	if r.Querier == nil || patientID == "" {
+		return s, nil, nil
+	}
+	evs, err := r.Querier.Query(ctx, audit.Filter{
+		PatientID: patientID, ActorID: s.ID, Codes: []string{audit.CodeBreakGlass},
+		From: now.Add(-sessionLookback), Limit: 10000,
+	})
+	if err != nil {
+		return s, nil, fmt.Errorf("query: break-glass session: %w", err)
+	}
+	if len(evs) == 0 {
+		return s, nil, nil
+	}
+	last := evs[len(evs)-1]
+	started := last.Time
+	if rest, ok := strings.CutPrefix(last.Reason, sessionContinued); ok {
+		if t, err := time.Parse(time.RFC3339Nano, rest); err == nil {
+			started = t
+		}
+	}
+	// The session's reason stays in the opening event; policy needs one
+	// to grant, and the continuation names the session instead.
+	return s, &policy.BreakGlass{Reason: sessionContinued + started.UTC().Format(time.RFC3339Nano), Started: started}, nil
+}
+
+// breakGlassReason is the Reason of the audit event of a read under
+// break-the-glass: the declaration, or the session it continues.
+func breakGlassReason(c Caller, bg *policy.BreakGlass) string {
+	if strings.TrimSpace(c.Subject.BreakGlassReason) != "" || bg == nil {
+		return c.Subject.BreakGlassReason
+	}
+	return bg.Reason
+}
+
+// group returns the survivor of patientID and every id of its merged
+// patient (survivor first); a patient that was never merged, or a reader
+// without Groups, is a group of one.
+func (r *Reader) group(ctx context.Context, patientID string) (string, []string, error) {
+	if r.Groups == nil || patientID == "" {
+		return patientID, []string{patientID}, nil
+	}
+	survivor, members, err := r.Groups.Group(ctx, patientID)
+	if err != nil {
+		return "", nil, fmt.Errorf("query: merged patient: %w", err)
+	}
+	return survivor, members, nil
+}
+
+// related reports whether the caller has a care relationship with the
+// patient. Unknown (no index, no fhirUser, an index error) is false:
+// policy then denies what needs one.
+func (r *Reader) related(ctx context.Context, c Caller, patientID string) bool {
+	if r.Relationships == nil || c.Practitioner == "" {
+		return false
+	}
+	ok, err := r.Relationships.HasRelationship(ctx, c.Practitioner, patientID)
+	if err != nil {
+		r.log().Warn("query: care relationship unknown; treating as none", "err", err)
+		return false
+	}
+	return ok
+}
+
+// consentsNameCodes reports whether any directive has a provision that
+// names codes: only then does a decision depend on a record's codes, and
+// records are decided one code set at a time.
+func consentsNameCodes(ds []consent.Directive) bool {
+	for _, d := range ds {
+		for _, rule := range d.EffectiveRules() {
+			if len(rule.Codes) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// decisionKey groups the records of one type that policy decides alike.
+func decisionKey(s *record.Sealed, withCodes bool) string {
+	k := strings.Join(s.Labels, ",")
+	if withCodes {
+		k += "|" + strings.Join(codeTokens(s.Codes), ",")
+	}
+	return k
+}
+
+// codeTokens are a record's codes as policy takes them ("system|code").
+func codeTokens(cs []record.Coding) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.System+"|"+c.Code)
+	}
+	return out
+}
+
+// notices are the texts a disclosure under d must carry.
+func notices(d policy.Decision) []string {
+	var out []string
+	for _, o := range d.Obligations {
+		if o == policy.ObligationPart2Notice {
+			out = append(out, route.Part2Notice)
+		}
+	}
+	return out
+}
