@@ -68,6 +68,8 @@ type Reader struct {
 	// Groups, when set, makes the view of a patient the merged view: the
 	// survivor's records and those of every id merged into it.
 	Groups PatientGroups
+	// Explainer explains decisions (the explain query).
+	Explainer Explainer
 	// Relationships, when set, tells policy whether the caller (its SMART
 	// fhirUser) has a care relationship with the patient; without it, or
 	// without a fhirUser, there is none.
@@ -140,59 +142,27 @@ type PatientView struct {
 // returns only after the disclosure is durably audited.
 func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, want map[string][]string) (*PatientView, error) {
 	now := r.now()
-	patientID, members, err := r.group(ctx, patientID)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range members {
-		if err := r.checkErased(ctx, c, m, now); err != nil {
-			return nil, err
-		}
-	}
-	var consents []consent.Directive
-	for _, m := range members {
-		cs, err := r.inForce(ctx, m, now)
-		if err != nil {
-			return nil, err
-		}
-		consents = append(consents, cs...)
-	}
 	types := make([]string, 0, len(want))
 	for t := range want {
 		types = append(types, t)
 	}
 	sort.Strings(types)
-	var recs []record.Sealed
-	for _, m := range members {
-		rs, err := r.Records.PatientRecords(ctx, m, types)
-		if err != nil {
-			return nil, fmt.Errorf("query: load records: %w", err)
-		}
-		recs = append(recs, rs...)
-	}
-	if len(members) > 1 { // one patient's history across its merged ids, oldest first
-		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Received.Before(recs[j].Received) })
-	}
-	byType := map[string][]record.Sealed{}
-	for _, s := range recs {
-		byType[s.Type] = append(byType[s.Type], s)
-	}
-	subject, bg, err := r.breakGlass(ctx, c, patientID, now)
+	dc, err := r.decisionContext(ctx, c, patientID, types, now, true)
 	if err != nil {
 		return nil, err
 	}
-	c.Subject, c.bg = subject, bg
-	related := r.related(ctx, c, patientID)
-	codesMatter := consentsNameCodes(consents)
+	patientID, codesMatter := dc.patientID, dc.codesMatter
+	c = dc.caller
+	byType := map[string][]record.Sealed{}
+	for _, s := range dc.records {
+		byType[s.Type] = append(byType[s.Type], s)
+	}
 
 	view := &PatientView{PatientID: patientID, Related: map[string][]Resource{}}
 	var events []audit.Event
 	var denied *DenyError
 	for _, typ := range types {
-		in := policy.Input{
-			Action: policy.ActionRead, Subject: c.Subject, PatientID: patientID,
-			RecordType: typ, Consents: consents, Now: now, Relationship: related, BreakGlass: bg,
-		}
+		in := dc.input(typ, now)
 		group := byType[typ]
 		if typ == "Patient" && len(group) > 1 {
 			// The view shows the latest demographics; older versions are

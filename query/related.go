@@ -55,6 +55,28 @@ var related = []struct {
 			})},
 		}), ""),
 	})},
+	{"conditions", "Condition", resourceObject("Condition", graphql.Fields{
+		"clinicalStatus": {Type: codeableConceptType}, "verificationStatus": {Type: codeableConceptType},
+		"category": listOf(codeableConceptType, ""), "code": {Type: codeableConceptType},
+		"onsetDateTime": str(""), "recordedDate": str(""), "note": listOf(annotationType, ""),
+	})},
+	{"allergyIntolerances", "AllergyIntolerance", resourceObject("AllergyIntolerance", graphql.Fields{
+		"clinicalStatus": {Type: codeableConceptType}, "code": {Type: codeableConceptType}, "criticality": str(""),
+		"recordedDate": str(""),
+	})},
+	{"procedures", "Procedure", resourceObject("Procedure", graphql.Fields{
+		"status": str(""), "code": {Type: codeableConceptType}, "performedDateTime": str(""),
+	})},
+	{"immunizations", "Immunization", resourceObject("Immunization", graphql.Fields{
+		"status": str(""), "vaccineCode": {Type: codeableConceptType}, "occurrenceDateTime": str(""), "lotNumber": str(""),
+	})},
+	{"claims", "Claim", resourceObject("Claim", graphql.Fields{
+		"status": str(""), "type": {Type: codeableConceptType}, "use": str(""), "created": str(""),
+		"insurer": {Type: referenceType}, "provider": {Type: referenceType},
+	})},
+	{"explanationOfBenefits", "ExplanationOfBenefit", resourceObject("ExplanationOfBenefit", graphql.Fields{
+		"status": str(""), "type": {Type: codeableConceptType}, "use": str(""), "created": str(""), "outcome": str(""),
+	})},
 	{"imagingStudies", "ImagingStudy", resourceObject("ImagingStudy", graphql.Fields{
 		"status": str(""), "started": str(""), "modality": listOf(codingType, ""), "numberOfSeries": {Type: graphql.Int},
 		"numberOfInstances": {Type: graphql.Int}, "description": str(""), "identifier": listOf(identifierType, ""),

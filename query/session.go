@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -146,4 +147,73 @@ func notices(d policy.Decision) []string {
 		}
 	}
 	return out
+}
+
+// decisionContext is what every decision about one patient for one caller
+// depends on beyond the record itself, gathered once per request the same
+// way for reads and for explain (so that explain tells what a read would
+// do): the merged patient, the consents in force for every id of it, the
+// care relationship, the break-the-glass session, and the records.
+type decisionContext struct {
+	patientID   string // the survivor
+	members     []string
+	caller      Caller // with its break-the-glass session
+	consents    []consent.Directive
+	related     bool
+	bg          *policy.BreakGlass
+	codesMatter bool
+	records     []record.Sealed // of the requested types, oldest first
+}
+
+//
+// A read (forRead) of an erased patient fails here, audited; explain
+// gathers the same inputs without auditing a read nobody made.
+func (r *Reader) decisionContext(ctx context.Context, c Caller, patientID string, types []string, now time.Time, forRead bool) (*decisionContext, error) {
+	survivor, members, err := r.group(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if !forRead {
+			break
+		}
+		if err := r.checkErased(ctx, c, m, now); err != nil {
+			return nil, err
+		}
+	}
+	dc := &decisionContext{patientID: survivor, members: members}
+	for _, m := range members {
+		cs, err := r.inForce(ctx, m, now)
+		if err != nil {
+			return nil, err
+		}
+		dc.consents = append(dc.consents, cs...)
+	}
+	for _, m := range members {
+		rs, err := r.Records.PatientRecords(ctx, m, types)
+		if err != nil {
+			return nil, fmt.Errorf("query: load records: %w", err)
+		}
+		dc.records = append(dc.records, rs...)
+	}
+	if len(members) > 1 { // one patient's history across its merged ids, oldest first
+		sort.SliceStable(dc.records, func(i, j int) bool { return dc.records[i].Received.Before(dc.records[j].Received) })
+	}
+	subject, bg, err := r.breakGlass(ctx, c, survivor, now)
+	if err != nil {
+		return nil, err
+	}
+	c.Subject, c.bg = subject, bg
+	dc.caller, dc.bg = c, bg
+	dc.related = r.related(ctx, c, survivor)
+	dc.codesMatter = consentsNameCodes(dc.consents)
+	return dc, nil
+}
+
+// input is the policy input of a read of typ under dc.
+func (dc *decisionContext) input(typ string, now time.Time) policy.Input {
+	return policy.Input{
+		Action: policy.ActionRead, Subject: dc.caller.Subject, PatientID: dc.patientID,
+		RecordType: typ, Consents: dc.consents, Now: now, Relationship: dc.related, BreakGlass: dc.bg,
+	}
 }

@@ -184,7 +184,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	hub.Reader = &query.Reader{
 		Index: hub.Index, Records: hub.Store, Consents: hub.Store, Decider: decider, Opener: hub.Sealer,
 		Audit: measuredAppender{hub.Store, hub.Metrics}, Querier: hub.Store, Logger: log,
-		Groups: hub.Index, Relationships: hub.Index,
+		Groups: hub.Index, Relationships: hub.Index, Explainer: hub.Policy,
 	}
 	alertsExt, err := hub.startAlerts(ctx, brokers, transport)
 	if err != nil {
@@ -202,7 +202,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	if err != nil {
 		return nil, fmt.Errorf("audit checkpoints: %w", err)
 	}
-	exts := append(gov.Extensions(), alertsExt, reports.Extension(), (&query.Proofs{Reader: hub.Reader, Prover: proofs}).Extension())
+	exts := append(gov.Extensions(), alertsExt, reports.Extension(), query.ExplainExtension(hub.Reader), (&query.Proofs{Reader: hub.Reader, Prover: proofs}).Extension())
 	schema, err := query.Schema(hub.Reader, exts...)
 	if err != nil {
 		return nil, fmt.Errorf("graphql schema: %w", err)

@@ -59,6 +59,7 @@ var commands = []command{
 	{[]string{"audit", "consistency"}, "consistency proof between two checkpoints of a shard", auditConsistency},
 	{[]string{"audit", "verify-proof"}, "check a proof offline with a trusted checkpoint and the verifier key", auditVerifyProof},
 	{[]string{"alerts"}, "anomalous-access alerts: list, ack, resolve (security analyst / privacy officer token)", alertsCmd},
+	{[]string{"policy", "explain"}, "why policy allows or denies a subject a patient's record type (privacy officer token)", policyExplain},
 	{[]string{"keys", "rotate"}, "rotate the key-encryption key and re-wrap every stored data key", keysRotate},
 	{[]string{"patient", "erase"}, "erase a patient by destroying their data keys (privacy officer token)", patientErase},
 	{[]string{"patient", "hold", "place"}, "place a legal hold on a patient (blocks erasure)", patientHold(true)},
