@@ -9,7 +9,8 @@ import (
 
 // BenchmarkDecide measures read decisions of the shapes (target:
 // p99 <= 100 µs in process): the common allow (fast path), a consent deny,
-// a 42 CFR Part 2 read with its consent, and break-the-glass. Each reports
+// a read whose patient has directives that do not concern it, a 42 CFR
+// Part 2 read with its consent, and break-the-glass. Each reports
 // p50-ns, p99-ns and p99-µs.
 func BenchmarkDecide(b *testing.B) {
 	e := newEngine(b, Config{})
@@ -22,6 +23,12 @@ func BenchmarkDecide(b *testing.B) {
 			{Path: consent.PathRoot, Depth: 1, Decision: consent.Deny, Actions: []string{"access"},
 				Actors: [][]consent.Actor{{{Role: "PRCP", Reference: "Organization/f002"}}}},
 		}}
+	// Directives that do not concern a treatment read: a research
+	// authorization and an expired opt-out (the pre-filter drops them).
+	research := consent.Directive{ID: "c-research", PatientID: "p-1", Status: "active", Decision: consent.Permit, Recorded: now,
+		Rules: []consent.Rule{{Path: consent.PathRoot, Decision: consent.Permit, Purposes: []string{"HRESCH"}}}}
+	expired := optOut("c-expired")
+	expired.End = now.AddDate(0, -1, 0)
 	part2Read := readInput(physician, "Condition", part2)
 	part2Read.Labels = []string{"ETH"}
 	bg := readInput(physician, "Observation", optOut("c-1"))
@@ -33,6 +40,7 @@ func BenchmarkDecide(b *testing.B) {
 	}{
 		{"common-allow", readInput(physician, "Observation"), true},
 		{"consent-deny", readInput(physician, "Observation", notOrg), false},
+		{"unrelated-consents", readInput(physician, "Observation", research, expired), true},
 		{"part2-with-consent", part2Read, true},
 		{"break-glass", bg, true},
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -112,7 +113,21 @@ type prepared struct {
 	query    rego.PreparedEvalQuery
 	explain  rego.PreparedEvalQuery
 	explains bool // the policy defines ExplainQuery
+	data     dataCache
+	filter   *consentFilter // nil: the policy is not the embedded one
 }
+
+// evalOptions are the options of every evaluation of p besides input and
+// cancellation: the shared data cache, and no metrics (nothing reads them).
+func (p *prepared) evalOptions(input ast.Value, more ...rego.EvalOption) []rego.EvalOption {
+	return append([]rego.EvalOption{
+		rego.EvalParsedInput(input),
+		rego.EvalBaseCache(p.data),
+		rego.EvalMetrics(noMetrics),
+	}, more...)
+}
+
+var noMetrics = metrics.NoOp()
 
 // New loads, compiles and prepares the policy cfg selects. A nil logger
 // discards.
@@ -260,8 +275,11 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if in.Profile == "" {
 		in.Profile = e.profile
 	}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)), rego.EvalExternalCancel(cancel))
+	in.Consents = p.filter.apply(&in)
+	vc := getVirtualCache()
+	rs, err := p.query.Eval(ctx, p.evalOptions(inputValue(&in), rego.EvalExternalCancel(cancel), rego.EvalVirtualCache(vc))...)
 	stop()
+	putVirtualCache(vc)
 	if err != nil {
 		d := Decision{Reasons: []string{ReasonEvalError}, Revision: p.revision}
 		if cerr := ctx.Err(); cerr != nil {

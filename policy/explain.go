@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // Explanation says why a decision is what it is, for privacy officers
@@ -67,7 +66,7 @@ func (e *Engine) Explain(ctx context.Context, in Input) (Explanation, error) {
 	if in.Profile == "" {
 		in.Profile = e.profile
 	}
-	rs, err := p.explain.Eval(ctx, rego.EvalParsedInput(inputValue(&in)))
+	rs, err := p.explain.Eval(ctx, p.evalOptions(inputValue(&in))...)
 	if err != nil {
 		return x, fmt.Errorf("%w: %w", ErrEvaluation, err)
 	}

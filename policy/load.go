@@ -243,8 +243,11 @@ func prepare(ctx context.Context, files, tests []file, rev, profile string) (*pr
 		}
 		return pq, nil
 	}
-	p := &prepared{revision: rev}
-	var err error
+	cache, err := newDataCache(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: data: %w", ErrInvalidPolicy, rev, err)
+	}
+	p := &prepared{revision: rev, data: cache, filter: newConsentFilter(files, cache)}
 	if p.query, err = query(Query); err != nil {
 		return nil, err
 	}

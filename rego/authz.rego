@@ -35,8 +35,8 @@
 #
 # Performance: the decision runs on every read (target p99 <= 100 us in
 # process). In OPA's evaluator a reference to a rule costs several times an
-# inline expression, so the most common read takes a fast path (see
-# decision) that touches neither consents nor labels, and the misses are
+# inline expression, so the most common reads take a fast path (see
+# decision) that computes no rule sets and no labels, and the misses are
 # evaluated only when nothing granted, as else-chains that stop at the first
 # cause.
 package carecrest.authz
@@ -45,12 +45,14 @@ import data.carecrest.access
 
 # --- the decision -----------------------------------------------------------
 
-# decision is the fast path when it applies, else the full decision. The fast
-# path covers the most common read: one role whose grant for the purpose gives
+# decision is a fast path when one applies, else the full decision. The first
+# covers the most common read: one role whose grant for the purpose gives
 # fields for the record type, its relationship requirement met, no labels, no
 # consents, and a purpose the profile allows by law. Nothing can then block
-# or note. It must give exactly what full_decision gives:
-# test_fast_path_equals_full_decision checks it over a matrix of inputs.
+# or note. The second is the same read with consents, the third
+# break-the-glass by a single role. Each must give exactly what
+# full_decision gives: test_fast_path_equals_full_decision checks them over
+# a matrix of inputs.
 decision := {
 	"allow": true,
 	"fields": fields,
@@ -60,37 +62,64 @@ decision := {
 	"consents": [],
 	"obligations": [],
 } if {
+	no_consents
 	input.action in {"read", "route"}
 	[r] := input.subject.roles
 	role := access.roles[r]
 	input.subject.kind in role.kinds
 	g := role.purposes[input.subject.purpose]
+	not break_glass_purpose
 	fast_relationship_ok(g)
 	fs := grant_fields(g)
 	count(fs) > 0
 	no_labels
-	no_consents
 	access.profiles[profile].purposes[input.subject.purpose] == "law"
 	fields := sort({f | some f in fs})
 } else := d if {
 	# The same read with consent directives: only the consents can block or
 	# note, so the decision follows from them alone.
+	d := consent_fast_decision(fast_fields)
+} else := d if {
+	# Break-the-glass by a single role: it grants, and only the consents
+	# can note (a deny is overridden).
+	d := break_glass_fast_decision
+} else := full_decision
+
+# fast_fields: the fields the single role's grant gives when the read can
+# take the second fast path: the conditions of the first, except that
+# consents and 42 CFR Part 2 labels may be present (labels the sensitivity
+# table does not list do not restrict). The purpose is not a break-glass
+# one, so "break-glass" cannot be granted, and no medical emergency or
+# label break-the-glass can apply.
+fast_fields := fs if {
 	input.action in {"read", "route"}
 	[r] := input.subject.roles
 	role := access.roles[r]
 	input.subject.kind in role.kinds
 	g := role.purposes[input.subject.purpose]
+	not break_glass_purpose
 	fast_relationship_ok(g)
 	fs := grant_fields(g)
 	count(fs) > 0
-	no_labels
+	fast_labels_ok
 	access.profiles[profile].purposes[input.subject.purpose] == "law"
-	d := consent_fast_decision(fs)
-} else := full_decision
+}
 
+fast_labels_ok if no_labels
+
+fast_labels_ok if {
+	input.labels[0]
+	count(other_labels) == 0
+}
+
+# consent_fast_decision(fs): the decision of a fast_fields read. Only the
+# consents and the Part 2 rules can block or note (consent.rego and
+# sensitivity.rego without break-the-glass; the profile allows the purpose
+# by law).
 consent_fast_decision(fs) := d if {
 	not consent_denied
-	rules := sort({"read.role-purpose"} | consent_notes)
+	not fast_part2_unconsented
+	rules := sort({"read.role-purpose"} | fast_notes)
 	fields := sort({f | some f in fs})
 	d := {
 		"allow": true,
@@ -99,20 +128,86 @@ consent_fast_decision(fs) := d if {
 		"rules": rules,
 		"reasons": [reason[x] | some x in rules],
 		"consents": applied_consents,
-		"obligations": [],
+		"obligations": fast_obligations,
 	}
-} else := d if {
-	rules := sort({"consent.opt-out", "read.role-purpose"} | consent_notes)
+} else := fast_deny(sort({"consent.opt-out", "read.role-purpose"} | fast_consent_notes)) if {
+	# Without labels only a deny consent blocks.
+	no_labels
+} else := fast_deny(sort(({"read.role-purpose"} | fast_deny_blocks) | fast_notes))
+
+fast_deny(rules) := {
+	"allow": false,
+	"fields": [],
+	"mask": type_elements,
+	"rules": rules,
+	"reasons": [reason[x] | some x in rules; x != "read.role-purpose"],
+	"consents": applied_consents,
+	"obligations": [],
+}
+
+fast_part2 if {
+	input.labels[0]
+	count(part2_labels) > 0
+}
+
+fast_part2_unconsented if {
+	fast_part2
+	not part2_consent
+}
+
+# fast_deny_blocks: the blocks of a fast_fields read that was denied
+# (without Part 2 labels only a deny consent blocks; labels the table does
+# not list do not restrict).
+fast_deny_blocks := {"consent.opt-out"} if {
+	not fast_part2
+} else := {b | some b in ["consent.opt-out"]; consent_denied} | {b | some b in ["part2.consent-required"]; not part2_consent}
+
+fast_notes := fast_consent_notes if {
+	not fast_part2
+} else := fast_consent_notes | {n | some n in ["part2.consent"]; part2_consent}
+
+fast_consent_notes := {"consent.permit"} if count(consent_permits) > 0 else := set()
+
+fast_obligations := ["part2-redisclosure-notice"] if fast_part2 else := []
+
+# break_glass_fast_decision: a break-the-glass read (a valid session, no
+# labels) by a single role that has no grant of its own for the purpose:
+# the role's grant for the purpose it is granted as, without the
+# relationship requirement, noted "break-glass"; a deny consent is
+# overridden.
+break_glass_fast_decision := d if {
+	input.action in {"read", "route"}
+	[r] := input.subject.roles
+	role := access.roles[r]
+	role.break_glass == true
+	input.subject.kind in role.kinds
+	not role.purposes[input.subject.purpose]
+	break_glass_valid
+	g := role.purposes[access.purposes[input.subject.purpose].grants_as]
+	fs := grant_fields(g)
+	count(fs) > 0
+	no_labels
+	access.profiles[profile].purposes[input.subject.purpose] == "law"
+	rules := sort({"break-glass", "read.role-purpose"} | break_glass_consent_notes)
+	fields := sort({f | some f in fs})
 	d := {
-		"allow": false,
-		"fields": [],
-		"mask": type_elements,
+		"allow": true,
+		"fields": fields,
+		"mask": mask_of(fields),
 		"rules": rules,
-		"reasons": [reason[x] | some x in rules; x != "read.role-purpose"],
+		"reasons": [reason[x] | some x in rules],
 		"consents": applied_consents,
-		"obligations": [],
+		"obligations": ["break-glass-review"],
 	}
 }
+
+# break_glass_consent_notes: consent_notes when "break-glass" is granted.
+break_glass_consent_notes contains n if {
+	consent_denied
+	some n in ["consent.opt-out", "consent.opt-out-overridden"]
+}
+
+break_glass_consent_notes contains "consent.permit" if count(consent_permits) > 0
 
 fast_relationship_ok(g) if not g.require_relationship
 

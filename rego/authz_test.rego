@@ -613,6 +613,9 @@ test_fast_path_equals_full_decision if {
 		user(["registration_clerk"], "HOPERAT"), user(["billing_clerk"], "HPAYMT"),
 		user(["privacy_officer"], "HOPERAT"), user(["physician", "billing_clerk"], "HPAYMT"),
 		user(["janitor"], "TREAT"), user(["physician"], "ETREAT"), break_glass(["nurse"]),
+		break_glass(["physician"]), break_glass(["billing_clerk"]), break_glass(["physician", "nurse"]),
+		object.union(break_glass(["nurse"]), {"break_glass_reason": " "}),
+		object.union(break_glass(["radiologist"]), {"kind": "application"}),
 		object.union(user(["physician"], "TREAT"), {"kind": "application"}),
 		{"id": "app", "kind": "application", "roles": ["application"], "purpose": "PATRQT"},
 	]
@@ -641,14 +644,61 @@ test_fast_path_equals_full_decision if {
 		}
 	}
 	# Labels, profiles and purposes whose basis is consent leave the fast path.
-	every s in [user(["physician"], "TREAT"), user(["physician"], "HRESCH"), user(["billing_clerk"], "HPAYMT")] {
+	every s in [
+		user(["physician"], "TREAT"), user(["physician"], "HRESCH"), user(["billing_clerk"], "HPAYMT"),
+		break_glass(["physician"]),
+	] {
 		every extra in [
 			{"labels": ["ETH"]}, {"labels": ["BH"]}, {"labels": []}, {"labels": null},
 			{"profile": "gdpr"}, {"profile": "nope"}, {"consents": []}, {"consents": null},
+			{"break_glass": {"reason": "x", "started": "2026-03-01T01:00:00Z"}},
+			{"break_glass": {"reason": "x", "started": "2026-03-01T11:00:00Z"}},
+			{"break_glass": {"reason": "x", "started": "not a time"}}, {"now": "not a time"},
 		] {
 			same_decision(object.union(read(s, "Patient"), extra))
 		}
 	}
+}
+
+# The second fast path with 42 CFR Part 2 labels, and labels it leaves to
+# the full decision.
+test_fast_path_with_labels_equals_full_decision if {
+	part2_permit := object.union(opt_out("c-p2"), {"decision": "permit", "rules": [
+		{"decision": "permit", "depth": 0, "security_labels": ["ETH"], "purposes": ["TREAT"]},
+	]})
+	part2_other_purpose := object.union(opt_out("c-p2r"), {"decision": "permit", "rules": [
+		{"decision": "permit", "depth": 0, "security_labels": ["ETH"], "purposes": ["HRESCH"]},
+	]})
+	general_permit := object.union(opt_out("c-gp"), {"decision": "permit"})
+	consent_sets := [
+		[], [part2_permit], [part2_other_purpose], [general_permit], [opt_out("c-1")],
+		[part2_permit, opt_out("c-1")], [part2_permit, general_permit],
+	]
+	every s in [
+		user(["physician"], "TREAT"), user(["nurse"], "TREAT"), user(["billing_clerk"], "HPAYMT"),
+		user(["physician"], "HRESCH"), break_glass(["physician"]),
+	] {
+		every labels in [["ETH"], ["ETH", "ETH"], ["ETH", "BH"], ["BH"], ["HIV"], ["XYZ"], ["ETH", "XYZ"], []] {
+			every cs in consent_sets {
+				every profile in ["hipaa", "gdpr"] {
+					same_decision(object.union(with_consents(read(s, "Observation"), cs), {"labels": labels, "profile": profile}))
+				}
+			}
+		}
+	}
+}
+
+test_part2_fast_path_taken if {
+	d := authz.decision with input as object.union(
+		with_consents(read(user(["physician"], "TREAT"), "Condition"), [object.union(opt_out("c-p2"), {"decision": "permit", "rules": [
+			{"decision": "permit", "depth": 0, "security_labels": ["ETH"], "purposes": ["TREAT"]},
+		]})]),
+		{"labels": ["ETH"]},
+	)
+		with authz.full_decision as "full"
+	d.allow
+	d.rules == ["consent.permit", "part2.consent", "read.role-purpose"]
+	d.obligations == ["part2-redisclosure-notice"]
 }
 
 same_decision(inp) if {
@@ -669,7 +719,9 @@ test_fast_path_taken if {
 test_fast_path_not_taken_when_something_applies if {
 	every inp in [
 		read(user(["physician", "nurse"], "TREAT"), "Observation"),
-		read(break_glass(["physician"]), "Observation"),
+		read(break_glass(["physician", "nurse"]), "Observation"),
+		object.union(read(break_glass(["physician"]), "Observation"), {"labels": ["ETH"]}),
+		object.union(read(break_glass(["physician"]), "Observation"), {"break_glass": {"reason": "x", "started": "2026-03-01T01:00:00Z"}}),
 		read(user(["billing_clerk"], "HPAYMT"), "Observation"),
 		write("lis", "Observation"),
 		object.union(read(user(["physician"], "TREAT"), "Observation"), {"labels": ["BH"]}),
@@ -688,6 +740,17 @@ test_consent_fast_path_taken if {
 	not d.allow
 	d.rules == ["consent.opt-out", "read.role-purpose"]
 	d.consents == ["c-1"]
+}
+
+test_break_glass_fast_path_taken if {
+	# Break-the-glass by a single role (no labels) is decided without the
+	# full rule sets, a deny consent overridden.
+	d := authz.decision with input as with_consents(read(break_glass(["physician"]), "Observation"), [opt_out("c-1")])
+		with authz.full_decision as "full"
+	d.allow
+	d.rules == ["break-glass", "consent.opt-out", "consent.opt-out-overridden", "read.role-purpose"]
+	d.consents == ["c-1"]
+	d.obligations == ["break-glass-review"]
 }
 
 test_data_star_stands_alone if {

@@ -56,17 +56,20 @@ consent_effects := [e |
 
 consent_effect(c) := e if {
 	rs := consent_rules(c)
-	ms := [[object.get(r, "depth", 0), i] | some i, r in rs; rule_matches(r)]
-	count(ms) > 0
-	d := max([m[0] | some m in ms])
-	top := [m[1] | some m in ms; m[0] == d]
-	k := deciding(rs, top)
+	ms := [i |
+		some i, r in rs
+		not rule_fails(object.keys(r) & {
+			"purposes", "actions", "security_labels", "classes", "actors", "codes", "data",
+			"start", "end", "data_start", "data_end",
+		}, r)
+	]
+	k := deciding(rs, ms)
 	r := rs[k]
 	e := {
 		"id": object.get(c, "id", ""),
 		"effect": effect_of(r),
 		"path": object.get(r, "path", ""),
-		"depth": d,
+		"depth": object.get(r, "depth", 0),
 		"rule": r,
 	}
 }
@@ -76,9 +79,26 @@ consent_rules(c) := c.rules if {
 	count(c.rules) > 0
 } else := [{"path": "provision", "depth": 0, "decision": object.get(c, "decision", ""), "purposes": object.get(c, "purposes", null)}]
 
-# deciding(rs, top): of the deepest matching rules, the first deny, else the
-# first.
-deciding(rs, top) := k if {
+# deciding(rs, ms): of the matching rules ms (indices into rs), the first
+# deny among the deepest, else the first of the deepest. Undefined when
+# nothing matched. (Most directives have one matching rule.)
+deciding(_, [k]) := k
+
+deciding(rs, ms) := k if {
+	count(ms) > 1
+	d := max([object.get(rs[i], "depth", 0) | some i in ms])
+	top := [i | some i in ms; object.get(rs[i], "depth", 0) == d]
+	k := first_deny(rs, top)
+}
+
+first_deny(_, [k]) := k
+
+first_deny(rs, top) := k if {
+	count(top) > 1
+	k := first_deny_of(rs, top)
+}
+
+first_deny_of(rs, top) := k if {
 	ks := [i | some i in top; effect_of(rs[i]) == "deny"]
 	k := ks[0]
 } else := top[0]
@@ -86,53 +106,48 @@ deciding(rs, top) := k if {
 # effect_of(r): permit only when the rule says so; anything else denies.
 effect_of(r) := "permit" if r.decision == "permit" else := "deny"
 
-rule_matches(r) if {
-	effect_of(r) == "deny"
-	not rule_excluded(r)
-}
-
-rule_matches(r) if {
-	effect_of(r) == "permit"
-	not rule_excluded(r)
-	not rule_unknown(r)
-}
-
-has(xs) if {
-	is_array(xs)
-	count(xs) > 0
-}
-
-# rule_excluded(r): a condition of r is provably false for the input. Only
-# the conditions r has are tried: object.keys and a set intersection are
-# builtins, and excluded_by is indexed on its first argument, so a rule with
-# one condition costs one check.
-rule_excluded(r) if {
-	some k in object.keys(r) & condition_keys
+# A rule matches when no condition of it is provably false, and, for a
+# permit, none cannot be answered from the input (not rule_fails). Only the
+# conditions r has are tried: object.keys and a set intersection are
+# builtins, and excluded_by and unknown_by are indexed on their first
+# argument, so a rule without conditions costs one intersection. (The
+# set of condition keys is a literal in consent_effect: a literal is a
+# constant, a rule would be evaluated on every decision.)
+#
+# rule_fails(ks, r): a condition of r (its keys ks) is provably false, or r
+# is a permit with a condition the input cannot answer.
+rule_fails(ks, r) if {
+	some k in ks
 	excluded_by(k, r)
 }
 
-condition_keys := {
-	"purposes", "actions", "security_labels", "classes", "actors", "codes", "data",
-	"start", "end", "data_start", "data_end",
+rule_fails(ks, r) if {
+	r.decision == "permit"
+	some k in ks & {"codes", "data", "start", "end", "data_start", "data_end"}
+	unknown_by(k, r)
 }
 
 excluded_by("purposes", r) if {
-	has(r.purposes)
+	is_array(r.purposes)
+	count(r.purposes) > 0
 	not input.subject.purpose in r.purposes
 }
 
 excluded_by("actions", r) if {
-	has(r.actions)
+	is_array(r.actions)
+	count(r.actions) > 0
 	not consent_action_named(r.actions)
 }
 
 excluded_by("security_labels", r) if {
-	has(r.security_labels)
+	is_array(r.security_labels)
+	count(r.security_labels) > 0
 	not some_label_in(r.security_labels)
 }
 
 excluded_by("classes", r) if {
-	has(r.classes)
+	is_array(r.classes)
+	count(r.classes) > 0
 	not input.record_type in r.classes
 }
 
@@ -142,13 +157,15 @@ excluded_by("actors", r) if {
 }
 
 excluded_by("codes", r) if {
-	has(r.codes)
+	is_array(r.codes)
+	count(r.codes) > 0
 	input_codes_known
 	not some_in(r.codes, input.codes)
 }
 
 excluded_by("data", r) if {
-	has(r.data)
+	is_array(r.data)
+	count(r.data) > 0
 	input_data_refs_known
 	not some_in(r.data, input.data_refs)
 }
@@ -161,23 +178,18 @@ excluded_by("data_start", r) if input_data_time_ns < time.parse_rfc3339_ns(r.dat
 
 excluded_by("data_end", r) if input_data_time_ns >= time.parse_rfc3339_ns(r.data_end)
 
-# rule_unknown(r): r has a condition the input cannot answer. (Helper rules
-# rather than `not is_array(input.codes)`: a call on an undefined argument
-# is undefined, and so is its negation.)
-rule_unknown(r) if {
-	some k in object.keys(r) & unknown_keys
-	unknown_by(k, r)
-}
-
-unknown_keys := {"codes", "data", "start", "end", "data_start", "data_end"}
-
+# unknown_by(k, r): condition k of r cannot be answered from the input.
+# (Helper rules rather than `not is_array(input.codes)`: a call on an
+# undefined argument is undefined, and so is its negation.)
 unknown_by("codes", r) if {
-	has(r.codes)
+	is_array(r.codes)
+	count(r.codes) > 0
 	not input_codes_known
 }
 
 unknown_by("data", r) if {
-	has(r.data)
+	is_array(r.data)
+	count(r.data) > 0
 	not input_data_refs_known
 }
 
