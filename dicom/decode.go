@@ -27,6 +27,8 @@ package dicom
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -166,7 +168,11 @@ func (o Options) Decode(source string, data []byte, received time.Time) ([]recor
 		if len(st.subject) == 0 {
 			return nil, decodeErr(ReasonNoPatientID, "study of dataset "+strconv.Itoa(st.first)+" has no PatientID (00100020)")
 		}
-		mid := "ImagingStudy/" + st.uid
+		res := st.resource(o.Location)
+		mid, err := versionedID(st.uid, st.subject, res)
+		if err != nil {
+			return nil, err
+		}
 		key := record.NewKey(source, mid, 0)
 		out = append(out, record.Record{
 			ID:        record.IDFromKey(key),
@@ -177,11 +183,33 @@ func (o Options) Decode(source string, data []byte, received time.Time) ([]recor
 			Key:       key,
 			Subject:   st.subject,
 			Codes:     st.codes(),
-			Resource:  st.resource(o.Location),
+			Resource:  res,
 			Received:  received,
 		})
 	}
 	return out, nil
+}
+
+// versionedID is the message id of a study's metadata:
+// ImagingStudy/<StudyInstanceUID>/_history/<v>, v the first 16 hex digits
+// of the SHA-256 of the study as decoded (the ImagingStudy resource and
+// the patient identifiers). Metadata re-sent for a known study with changed
+// series or instances (a study still being acquired, a corrected
+// description) gets a new id, so it is stored as a new version of the
+// study (same SourceID), while a redelivery of the same metadata keeps its
+// id and is a duplicate. A resend that lists the same datasets in another
+// order is a new version with the same content.
+func versionedID(uid string, subject []record.Identifier, res map[string]any) (string, error) {
+	b, err := json.Marshal(struct {
+		Subject  []record.Identifier `json:"s"`
+		Resource map[string]any      `json:"r"`
+	}{subject, res})
+	if err != nil {
+		// Cannot happen: the resource is built from strings and numbers.
+		return "", errors.New("dicom: study is not JSON-encodable")
+	}
+	sum := sha256.Sum256(b)
+	return "ImagingStudy/" + uid + "/_history/" + hex.EncodeToString(sum[:8]), nil
 }
 
 // parse decodes exactly one JSON value. Errors say where, never what.

@@ -81,8 +81,8 @@ func TestInstances(t *testing.T) {
 	}
 	r := recs[0]
 	const uid = "1.2.826.0.1.3680043.8.498.1001"
-	key := record.NewKey(src, "ImagingStudy/"+uid, 0)
-	if r.Type != "ImagingStudy" || r.Source != src || r.SourceID != uid || r.MessageID != "ImagingStudy/"+uid ||
+	key := record.NewKey(src, r.MessageID, 0)
+	if r.Type != "ImagingStudy" || r.Source != src || r.SourceID != uid || !versionOf(r.MessageID, uid) ||
 		r.Key != key || r.ID != record.IDFromKey(key) || !r.Received.Equal(received) {
 		t.Errorf("record header %+v", r)
 	}

@@ -38,7 +38,7 @@ func TestSampleInstanceMetadata(t *testing.T) {
 	}
 	r := recs[0]
 	const study = "1.2.826.0.1.3680043.8.498.66601875747381723929536900961894771057"
-	if r.SourceID != study || r.MessageID != "ImagingStudy/"+study {
+	if r.SourceID != study || !versionOf(r.MessageID, study) {
 		t.Errorf("SourceID %q MessageID %q", r.SourceID, r.MessageID)
 	}
 	res := r.Resource

@@ -3,7 +3,9 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +57,27 @@ func TestRegistrationOverMLLP(t *testing.T) {
 	p := patientOf(t, gql(t, h, tok, `{ patient(identifier: "urn:oid:1.2.3|MRN8801") { name { family } address { city } } }`, nil))
 	if p["name"].([]any)[0].(map[string]any)["family"] != "Lindqvist" {
 		t.Fatalf("patient = %v", p)
+	}
+
+	// The gateway's metrics: both frames answered AA, one connection open.
+	resp, err := http.Get(strings.TrimSuffix(h.GraphQLURL(), "/graphql") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`carecrest_hub_mllp_messages_total{ack="AA",source="registration"} 2`,
+		`carecrest_hub_mllp_connections_open{source="registration"} 1`,
+		`carecrest_hub_mllp_ack_duration_seconds_count{source="registration"} 2`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, phi := range []string{"Lindqvist", "MRN8801", "REG0001"} {
+		if strings.Contains(string(body), phi) {
+			t.Errorf("/metrics contains %q", phi)
+		}
 	}
 }

@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/consent"
 	"github.com/carecrest/hub/demo"
+	"github.com/carecrest/hub/ingest"
 	"github.com/carecrest/hub/route"
 	"github.com/segmentio/kafka-go"
 )
@@ -87,6 +90,135 @@ func TestRoutingToTheHIE(t *testing.T) {
 		}
 		if res["resourceType"] != "Patient" && res["resourceType"] != "Observation" {
 			t.Fatalf("routed a %v", res["resourceType"])
+		}
+	}
+}
+
+// TestFHIRBundlesInAndOut: the HIE sends a document Bundle whose Consent
+// (an opt-out) is registered as a consent version; the EHR sends a
+// transaction Bundle. Out, the HIE receives each source message's records
+// for a patient as one collection Bundle, billing as one transaction
+// Bundle masked to minimum necessary, and the opted-out patient's later
+// result reaches neither (the denial audited). Each routed record is
+// audited as a disclosure naming its Bundle.
+func TestFHIRBundlesInAndOut(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Route.Subscribers = []route.Subscriber{
+		{Name: "hie", Kind: route.KindSystem, Roles: []string{"hie_participant"}, Purpose: "TREAT",
+			Types: []string{"Patient", "Observation"}, Sources: []string{"ehr"}, Format: route.FormatBundle},
+		{Name: "billing", Kind: route.KindSystem, Roles: []string{"billing_system"}, Purpose: "HPAYMT",
+			Types: []string{"Patient", "Coverage", "Observation"}, Sources: []string{"ehr"}, Format: route.FormatBundle, BundleType: route.BundleTransaction},
+	}
+	h := startWith(t, cfg)
+	fhirMsg := func(topic, body string) kafka.Message {
+		return kafka.Message{Topic: topic, Key: []byte(topic), Value: []byte(body),
+			Headers: []kafka.Header{{Key: "content-type", Value: []byte(ingest.ContentFHIRJSON)}}}
+	}
+	optOut := `{"resourceType":"Bundle","type":"document","identifier":{"system":"urn:ietf:rfc:3986","value":"urn:uuid:7d0c6a4e-0000-4000-8000-00000000d0c1"},
+	  "timestamp":"2026-11-20T10:00:00Z","entry":[
+	  {"fullUrl":"urn:uuid:7d0c6a4e-0000-4000-8000-000000000001","resource":{"resourceType":"Composition","status":"final",
+	    "type":{"coding":[{"system":"http://loinc.org","code":"59284-0","display":"Consent"}]},"subject":{"reference":"urn:uuid:7d0c6a4e-0000-4000-8000-000000000002"},
+	    "date":"2026-11-20T10:00:00Z","author":[{"display":"Regional HIE"}],"title":"Opt-out"}},
+	  {"fullUrl":"urn:uuid:7d0c6a4e-0000-4000-8000-000000000002","resource":{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.3","value":"MRN-B1"}]}},
+	  {"fullUrl":"urn:uuid:7d0c6a4e-0000-4000-8000-000000000003","resource":{"resourceType":"Consent","id":"hie-optout-b1","status":"active",
+	    "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+	    "category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],
+	    "patient":{"reference":"urn:uuid:7d0c6a4e-0000-4000-8000-000000000002"},"dateTime":"2026-01-01T00:00:00Z",
+	    "provision":{"type":"deny"}}}]}`
+	ehrBundle := func(mrn, id string) string {
+		return `{"resourceType":"Bundle","type":"transaction","id":"` + id + `","entry":[
+		  {"fullUrl":"urn:uuid:5e1f0c2a-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.3","value":"` + mrn + `"}],
+		    "name":[{"family":"Ferreira","given":["Lu"]}],"telecom":[{"system":"phone","value":"555-0142"}]},"request":{"method":"PUT","url":"Patient?identifier=` + mrn + `"}},
+		  {"fullUrl":"urn:uuid:5e1f0c2a-0000-4000-8000-000000000002","resource":{"resourceType":"Observation","status":"final",
+		    "code":{"coding":[{"system":"http://loinc.org","code":"718-7"}]},"subject":{"reference":"urn:uuid:5e1f0c2a-0000-4000-8000-000000000001"},
+		    "valueQuantity":{"value":13.2,"unit":"g/dL"}},"request":{"method":"POST","url":"Observation"}},
+		  {"fullUrl":"urn:uuid:5e1f0c2a-0000-4000-8000-000000000003","resource":{"resourceType":"Coverage","status":"active",
+		    "beneficiary":{"reference":"urn:uuid:5e1f0c2a-0000-4000-8000-000000000001"},"payor":[{"display":"Acme Health"}]},"request":{"method":"POST","url":"Coverage"}}]}`
+	}
+	publishTB(t, h, []kafka.Message{fhirMsg("hub.in.hie", optOut)})
+	waitMessagesTB(t, h, 1)
+	publishTB(t, h, []kafka.Message{fhirMsg("hub.in.ehr", ehrBundle("MRN-B2", "tx-b2")), fhirMsg("hub.in.ehr", ehrBundle("MRN-B1", "tx-b1"))})
+	waitMessagesTB(t, h, 3)
+	if rej := events(t, h, audit.Filter{Action: audit.ActionReject}, nil); len(rej) != 0 {
+		t.Fatalf("rejected: %+v", rej)
+	}
+	for _, e := range events(t, h, audit.Filter{Codes: []string{audit.CodeRecordWriteDeny}}, nil) {
+		t.Errorf("%s may not write %s: %s", e.ActorID, e.RecordType, e.Reason)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// The Consent inside the document Bundle is a registered consent version.
+	w := waitEvent(t, h, audit.Filter{ActorID: "hie", Action: audit.ActionConsent, RecordType: "Consent"}, nil, "Consent registered and audited")
+	b1 := w.PatientID
+	cs, err := h.Store.Consents(context.Background(), b1)
+	if err != nil || len(cs) != 1 || cs[0].Decision != consent.Deny || cs[0].Status != "active" {
+		t.Fatalf("consents of the opted-out patient: %+v, %v", cs, err)
+	}
+
+	// B2: one Bundle per subscriber for the EHR's transaction.
+	routed := waitEvent(t, h, audit.Filter{ActorID: "billing", Codes: []string{audit.CodeRouted}, RecordType: "Coverage"}, nil, "Coverage routed to billing")
+	b2 := routed.PatientID
+	if b2 == b1 {
+		t.Fatal("the two patients are one")
+	}
+	hie := waitOutbound(t, h, "hub.out.hie", b2, "Observation")
+	if hie.bundle != route.BundleCollection {
+		t.Errorf("HIE got a %q Bundle, want collection", hie.bundle)
+	}
+	var hieB map[string]any
+	if err := json.Unmarshal(hie.msg.Value, &hieB); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(hieB["entry"].([]any)); n != 2 {
+		t.Errorf("HIE Bundle has %d entries, want Patient and Observation", n)
+	}
+	bill := waitOutbound(t, h, "hub.out.billing", b2, "Coverage")
+	if bill.bundle != route.BundleTransaction || strings.Contains(string(bill.msg.Value), "555-0142") {
+		t.Errorf("billing got a %q Bundle; phone present: %v", bill.bundle, strings.Contains(string(bill.msg.Value), "555-0142"))
+	}
+	var billB map[string]any
+	if err := json.Unmarshal(bill.msg.Value, &billB); err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for _, e := range billB["entry"].([]any) {
+		urls = append(urls, e.(map[string]any)["request"].(map[string]any)["url"].(string))
+	}
+	if len(urls) != 2 || urls[0] != "Patient/"+b2 || !strings.HasPrefix(urls[1], "Coverage/") {
+		t.Errorf("billing transaction requests %v, want Patient/%s and the Coverage (the Observation is not billing's)", urls, b2)
+	}
+	for _, e := range events(t, h, audit.Filter{PatientID: b2, Codes: []string{audit.CodeRouted}}, nil) {
+		want := ""
+		for _, m := range []outbound{hie, bill} {
+			if m.msg.Topic == e.Application {
+				for _, hd := range m.msg.Headers {
+					if hd.Key == route.HeaderBundleID {
+						want = string(hd.Value)
+					}
+				}
+			}
+		}
+		if e.RequestID != want {
+			t.Errorf("%s %s disclosure names Bundle %q, want %q", e.ActorID, e.RecordType, e.RequestID, want)
+		}
+	}
+	if denied := events(t, h, audit.Filter{ActorID: "billing", PatientID: b2, Codes: []string{audit.CodeRouteDeny}}, nil); len(denied) != 1 || denied[0].RecordType != "Observation" {
+		t.Errorf("billing denials for B2: %+v, want the Observation", denied)
+	}
+
+	// B1 opted out: the EHR's data for B1 reaches no one, and says why.
+	waitEvent(t, h, audit.Filter{ActorID: "hie", PatientID: b1, Codes: []string{audit.CodeRouteDeny}, RecordType: "Observation"},
+		func(e audit.Event) bool { return strings.Contains(e.Reason, "opt") }, "opt-out denial audited")
+	if ev := events(t, h, audit.Filter{PatientID: b1, Codes: []string{audit.CodeRouted}}, nil); len(ev) != 0 {
+		t.Fatalf("opted-out patient routed: %+v", ev)
+	}
+	for _, topic := range []string{"hub.out.hie", "hub.out.billing"} {
+		for _, o := range outboundResources(t, h, topic) {
+			if o.patient == b1 {
+				t.Errorf("%s received the opted-out patient's %v", topic, o.resource["resourceType"])
+			}
 		}
 	}
 }

@@ -53,7 +53,22 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Observer receives one event per request (metrics). Default: none.
+	Observer Observer
 }
+
+// Observer receives the gateway's requests, for metrics (metrics.Metrics
+// is one). ObserveHTTPIngest must be cheap, safe for concurrent use and
+// must not block; route is one of "fhir-bundle", "fhir-resource", "dicom"
+// and "unknown", status the HTTP status answered and d the time from the
+// request's arrival to the answer written.
+type Observer interface {
+	ObserveHTTPIngest(route string, status int, d time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) ObserveHTTPIngest(string, int, time.Duration) {}
 
 // Handler is the HTTP ingest gateway; see the package documentation for its
 // routes and responses. It is safe for concurrent use.
@@ -63,6 +78,7 @@ type Handler struct {
 	auth Authenticator
 	log  *slog.Logger
 	now  func() time.Time
+	obs  Observer
 	mux  *http.ServeMux
 }
 
@@ -86,17 +102,20 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Observer == nil {
+		deps.Observer = noObserver{}
+	}
 	h := &Handler{
 		cfg: cfg, pub: deps.Publisher, auth: deps.Auth,
 		log: deps.Logger.With("component", "httpingest"), now: deps.Now,
-		mux: http.NewServeMux(),
+		obs: deps.Observer, mux: http.NewServeMux(),
 	}
 	h.mux.Handle("/fhir", h.route(kindFHIR, "fhir-bundle"))
 	h.mux.Handle("/fhir/{type}", h.route(kindFHIR, "fhir-resource"))
 	h.mux.Handle("/dicom", h.route(kindDICOM, "dicom"))
 	h.mux.Handle("/dicom/studies", h.route(kindDICOM, "dicom"))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.finish(w, r, newRequestID(h.now()), "", "unknown", failure(http.StatusNotFound, "not-found", TextNotFound, "no-route"))
+		h.finish(w, r, time.Now(), newRequestID(h.now()), "", "unknown", failure(http.StatusNotFound, "not-found", TextNotFound, "no-route"))
 	})
 	return h, nil
 }
@@ -131,17 +150,18 @@ var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 func (h *Handler) route(k kind, name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		received := h.now()
+		start, received := time.Now(), h.now()
 		id := newRequestID(received)
 		source, rp := h.serve(w, r, k, received, id)
-		h.finish(w, r, id, source, name, rp)
+		h.finish(w, r, start, id, source, name, rp)
 	})
 }
 
-// finish writes rp and logs the request.
-func (h *Handler) finish(w http.ResponseWriter, r *http.Request, id, source, route string, rp reply) {
+// finish writes rp, logs the request and reports it to the observer.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, start time.Time, id, source, route string, rp reply) {
 	w.Header().Set("X-Request-Id", id)
 	rp.write(w)
+	h.obs.ObserveHTTPIngest(route, rp.status, time.Since(start))
 	level := slog.LevelInfo
 	switch {
 	case rp.status >= 500:

@@ -79,8 +79,12 @@ var eventCodes = set(
 	"CC1000I", "CC1001W", "CC1002W",
 	"CC2000I", "CC2001W", "CC2002W", "CC2003E",
 	"CC3000I",
-	"CC4000I", "CC4001W",
+	"CC4000I", "CC4001W", "CC4002I", "CC4003I", "CC4004W", "CC4100I", "CC4200I",
 	"CC5000I", "CC5001W",
+	"CC6000I",
+	"CC7000I", "CC7001W", "CC7002I", "CC7003I",
+	"CC8000W", "CC8001I", "CC8002I",
+	"CC9000I", "CC9001I",
 )
 
 // The number of distinct values a pattern-checked label may take; later

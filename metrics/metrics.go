@@ -57,6 +57,7 @@ type Metrics struct {
 	graphqlRequests   *prometheus.CounterVec   // operation, code
 	graphqlDuration   *prometheus.HistogramVec // operation
 	redactions        *prometheus.CounterVec   // type
+	gw                gateways                 // MLLP and HTTP ingest gateways
 	sources, topicKey *boundedSet
 }
 
@@ -164,6 +165,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: Namespace, Subsystem: "query", Name: "redactions_total",
 			Help: "Requested elements masked by minimum-necessary policy, by FHIR resource type.",
 		}, []string{"type"}),
+		gw:       newGateways(),
 		sources:  newBoundedSet(maxSources, validSource),
 		topicKey: newBoundedSet(maxTopicPartitions, validTopicPartition),
 	}
@@ -174,14 +176,14 @@ func New(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{
+	return append(m.gw.collectors(),
 		m.ingestMessages, m.recordsStored, m.batchDuration, m.batchSize, m.batchesFailed, m.deadLetters,
 		m.consumerLag, m.readerQueue, m.readerErrors, m.readerRebalances, m.readerTimeouts,
 		m.policyDecisions, m.policyDuration,
 		m.auditAppend, m.auditFailures, m.auditEvents,
 		m.keyCacheHits, m.keyCacheMisses, m.keyCalls, m.keyDuration,
 		m.graphqlRequests, m.graphqlDuration, m.redactions,
-	}
+	)
 }
 
 // NewRegistry returns a registry holding the Go runtime and process

@@ -308,6 +308,13 @@ func TestLabelsAreClosed(t *testing.T) {
 		m.ObserveGraphQL(v, CodeOK, 0)
 		m.ObserveGraphQL("patient", v, 0)
 		m.Redacted(v, 1)
+		m.MLLPConnection(v, "opened")
+		m.MLLPConnection("lis", v)
+		m.MLLPMessage(v, "AA", 0)
+		m.MLLPMessage("lis", v, 0)
+		m.MLLPFrameError(v, "timeout")
+		m.MLLPFrameError("lis", v)
+		m.ObserveHTTPIngest(v, 202, 0)
 	}
 
 	for _, c := range []struct {
@@ -325,6 +332,13 @@ func TestLabelsAreClosed(t *testing.T) {
 		{"carecrest_hub_query_graphql_requests_total", []string{"operation", "other", "code", "OK"}},
 		{"carecrest_hub_query_graphql_requests_total", []string{"operation", "patient", "code", "other"}},
 		{"carecrest_hub_query_redactions_total", []string{"type", "other"}},
+		{"carecrest_hub_mllp_connections_total", []string{"source", "other", "event", "opened"}},
+		{"carecrest_hub_mllp_connections_total", []string{"source", "lis", "event", "other"}},
+		{"carecrest_hub_mllp_messages_total", []string{"source", "other", "ack", "AA"}},
+		{"carecrest_hub_mllp_messages_total", []string{"source", "lis", "ack", "other"}},
+		{"carecrest_hub_mllp_frame_errors_total", []string{"source", "other", "kind", "timeout"}},
+		{"carecrest_hub_mllp_frame_errors_total", []string{"source", "lis", "kind", "other"}},
+		{"carecrest_hub_http_ingest_requests_total", []string{"route", "other", "class", "2xx"}},
 	} {
 		if got := value(t, reg, c.name, c.labels...); got != float64(len(hostile)) {
 			t.Errorf("%s%v = %v, want %d: every unknown value should count as other", c.name, c.labels, got, len(hostile))
@@ -373,6 +387,11 @@ func checkExportedLabels(t *testing.T, g prometheus.Gatherer) {
 		"code":        func(v string) bool { return union(eventCodes, graphqlCodes)[v] },
 		"action":      func(v string) bool { return union(policyActions)[v] },
 		"operation":   func(v string) bool { return union(keyOps, graphqlOperations)[v] },
+		"event":       func(v string) bool { return union(mllpConnEvents)[v] },
+		"ack":         func(v string) bool { return union(mllpAcks)[v] },
+		"kind":        func(v string) bool { return union(mllpFrameErrors)[v] },
+		"route":       func(v string) bool { return union(httpRoutes)[v] },
+		"class":       func(v string) bool { return v == Other || (len(v) == 3 && v[0] >= '1' && v[0] <= '5' && v[1:] == "xx") },
 	}
 	mfs, err := g.Gather()
 	if err != nil {
@@ -435,6 +454,10 @@ func TestNilMetrics(t *testing.T) {
 	m.ObserveKeyManagerCall(KeyOpUnwrap, 0, nil)
 	m.ObserveGraphQL("patient", CodeOK, 0)
 	m.Redacted("Patient", 1)
+	m.MLLPConnection("lis", "opened")
+	m.MLLPMessage("lis", "AA", time.Millisecond)
+	m.MLLPFrameError("lis", "timeout")
+	m.ObserveHTTPIngest("dicom", 202, time.Millisecond)
 	mgr := fakeManager{}
 	if got := m.InstrumentKeyManager(mgr); got != keys.Manager(mgr) {
 		t.Error("a nil *Metrics should return the manager unchanged")

@@ -133,6 +133,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Observer receives connection, message and framing events (metrics).
+	// Default: none.
+	Observer Observer
 }
 
 // Server is an MLLP listener that publishes each HL7 v2 message it receives
@@ -148,6 +151,7 @@ type Server struct {
 	pub   Publisher
 	log   *slog.Logger
 	now   func() time.Time
+	obs   Observer
 	dedup *dedup
 
 	ackPrefix string        // random, distinguishes this process's ACK ids
@@ -176,11 +180,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Observer == nil {
+		deps.Observer = noObserver{}
+	}
 	return &Server{
 		cfg:       cfg,
 		pub:       deps.Publisher,
 		log:       deps.Logger.With("component", "mllp", "source", cfg.Source),
 		now:       deps.Now,
+		obs:       deps.Observer,
 		dedup:     newDedup(cfg.DedupSize),
 		ackPrefix: randomPrefix(),
 		active:    make(chan struct{}, cfg.MaxConns),
@@ -258,6 +266,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		case s.active <- struct{}{}:
 		default:
 			s.log.Warn("mllp connection refused: max_conns reached", "peer", nc.RemoteAddr().String(), "max_conns", s.cfg.MaxConns)
+			s.obs.MLLPConnection(s.cfg.Source, ConnRefused)
 			nc.Close()
 			continue
 		}
@@ -371,17 +380,23 @@ func (s *Server) serveConn(ctx context.Context, c *serverConn) {
 		}
 		c.Close()
 		s.untrack(c)
+		s.obs.MLLPConnection(s.cfg.Source, ConnClosed)
 		log.Debug("mllp connection closed", "frames", frames)
 	}()
+	s.obs.MLLPConnection(s.cfg.Source, ConnOpened)
 	log.Debug("mllp connection opened")
 	for {
 		frame, err := r.ReadFrame()
+		// Real time, as the deadlines: the injected clock is for ACK
+		// contents.
+		start := time.Now()
 		var ack []byte
 		switch {
 		case err == nil:
 			ack = s.handle(ctx, frame, peer)
 		case errors.Is(err, ErrFrameTooLarge):
 			log.Warn("mllp frame too large; rejected", "max_frame", s.cfg.MaxFrame)
+			s.obs.MLLPFrameError(s.cfg.Source, FrameTooLarge)
 			ack = s.reject(headerOfFrame(frame), &ackError{code: errCodeDataType, text: "frame exceeds the size limit (" + hl7ReasonTooLarge + ")"})
 		default:
 			s.logReadEnd(log, c, err)
@@ -396,6 +411,7 @@ func (s *Server) serveConn(ctx context.Context, c *serverConn) {
 			log.Warn("mllp ACK write failed; closing", "error", err)
 			return
 		}
+		s.obs.MLLPMessage(s.cfg.Source, ackCode(ack), time.Since(start))
 	}
 }
 
@@ -409,9 +425,12 @@ func (s *Server) logReadEnd(log *slog.Logger, c *serverConn, err error) {
 		log.Debug("mllp connection closed by shutdown")
 	case errors.As(err, &ne) && ne.Timeout():
 		log.Info("mllp connection closed: read timeout", "read_timeout", s.cfg.ReadTimeout)
+		s.obs.MLLPFrameError(s.cfg.Source, FrameTimeout)
 	case errors.Is(err, ErrNoStartBlock):
 		log.Warn("mllp connection closed: peer does not speak MLLP")
+		s.obs.MLLPFrameError(s.cfg.Source, FrameNoStartBlock)
 	default:
 		log.Info("mllp connection closed", "error", err)
+		s.obs.MLLPFrameError(s.cfg.Source, FrameBroken)
 	}
 }

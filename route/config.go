@@ -39,7 +39,24 @@ type Subscriber struct {
 	// Sources, when set, restricts routing to records from these source
 	// systems.
 	Sources []string `yaml:"sources"`
+	// Format is the shape of its messages: FormatResource (the default,
+	// one FHIR resource per message) or FormatBundle (one FHIR R4 Bundle
+	// per source message and patient, see bundle.go).
+	Format string `yaml:"format"`
+	// BundleType is the Bundle.type of FormatBundle messages:
+	// BundleCollection (the default) or BundleTransaction. "document" is
+	// not offered: a document Bundle needs a Composition attested by an
+	// author, which the hub, a router of other systems' data, is not.
+	BundleType string `yaml:"bundle_type"`
 }
+
+// Message formats and Bundle types of a subscriber.
+const (
+	FormatResource    = "resource"
+	FormatBundle      = "bundle"
+	BundleCollection  = "collection"
+	BundleTransaction = "transaction"
+)
 
 // Topic returns the subscriber's outbound topic.
 func (s Subscriber) Topic() string { return TopicPrefix + s.Name }
@@ -58,15 +75,27 @@ type Config struct {
 	Subscribers []Subscriber `yaml:"subscribers"`
 }
 
-// Defaults fills unset fields. No field of a subscriber has a default: who
-// receives PHI, in which role and for which purpose is always stated.
-func (c *Config) Defaults() {}
+// Defaults fills unset fields: the message format (FormatResource) and,
+// for bundles, the Bundle type (BundleCollection). Who receives PHI, in
+// which role and for which purpose has no default: it is always stated.
+func (c *Config) Defaults() {
+	for i := range c.Subscribers {
+		s := &c.Subscribers[i]
+		if s.Format == "" {
+			s.Format = FormatResource
+		}
+		if s.Format == FormatBundle && s.BundleType == "" {
+			s.BundleType = BundleCollection
+		}
+	}
+}
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 // Validate reports every configuration error: names unique and matching
 // ^[a-z][a-z0-9_-]{0,31}$, a known kind, at least one role, one purpose
-// code, at least one record type and no empty list entries.
+// code, at least one record type, no empty list entries and a known format
+// and Bundle type.
 func (c Config) Validate() error {
 	var errs []error
 	seen := map[string]bool{}
@@ -93,6 +122,16 @@ func (c Config) Validate() error {
 		}
 		if len(s.Types) == 0 {
 			errs = append(errs, fmt.Errorf("%s: types: at least one record type is required", at))
+		}
+		switch {
+		case s.Format != "" && s.Format != FormatResource && s.Format != FormatBundle:
+			errs = append(errs, fmt.Errorf("%s: format %q unknown (valid: %s, %s)", at, s.Format, FormatResource, FormatBundle))
+		case s.Format != FormatBundle && s.BundleType != "":
+			errs = append(errs, fmt.Errorf("%s: bundle_type is only valid with format %s", at, FormatBundle))
+		case s.BundleType == "document":
+			errs = append(errs, fmt.Errorf("%s: bundle_type document is not supported: it needs a Composition attested by an author, which the hub is not (valid: %s, %s)", at, BundleCollection, BundleTransaction))
+		case s.BundleType != "" && s.BundleType != BundleCollection && s.BundleType != BundleTransaction:
+			errs = append(errs, fmt.Errorf("%s: bundle_type %q unknown (valid: %s, %s)", at, s.BundleType, BundleCollection, BundleTransaction))
 		}
 		if slices.Contains(s.Types, "*") {
 			errs = append(errs, fmt.Errorf("%s: types: list record types explicitly (\"*\" is not accepted)", at))

@@ -82,8 +82,10 @@ func realSealed(t *testing.T) (*phi.Sealer, []record.Sealed) {
 }
 
 // TestRealPolicyRouting runs the embedded Rego policy. The HIE (role
-// hie_participant, kind system, TREAT) receives patient P1's records and is
-// denied P2's, who opted out. Role application needs a care relationship the
+// hie_participant, kind system, TREAT) receives patient P1's Patient, is
+// denied P1's substance use disorder Observation (labelled ETH: 42 CFR Part
+// 2 needs the patient's consent, which P1 has not given) and is denied
+// P2's records, who opted out. Role application needs a care relationship the
 // router cannot assert yet (Input.Relationship stays false), and a user role
 // is not valid for a system subscriber: both are denied, audited and never
 // decrypted.
@@ -111,8 +113,8 @@ func TestRealPolicyRouting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Messages) != 2 {
-		t.Fatalf("routed %d messages, want P1's Patient and Observation to the HIE", len(p.Messages))
+	if len(p.Messages) != 1 {
+		t.Fatalf("routed %d messages, want P1's Patient to the HIE", len(p.Messages))
 	}
 	for _, m := range p.Messages {
 		if m.Topic != "hub.out.hie" || string(m.Key) != "P1" {
@@ -137,13 +139,17 @@ func TestRealPolicyRouting(t *testing.T) {
 			}
 		case audit.CodeRouteDeny:
 			denied++
-			if !strings.HasPrefix(e.Key, "rd|"+e.ActorID+"|") || !strings.Contains(e.Reason, wantDeny[e.ActorID]) {
-				t.Errorf("%s %s %s: key %s reason %q, want %q", e.ActorID, e.PatientID, e.RecordType, e.Key, e.Reason, wantDeny[e.ActorID])
+			want := wantDeny[e.ActorID]
+			if e.ActorID == "hie" && e.PatientID == "P1" {
+				want = "42 CFR Part 2) require the patient's consent"
+			}
+			if !strings.HasPrefix(e.Key, "rd|"+e.ActorID+"|") || !strings.Contains(e.Reason, want) {
+				t.Errorf("%s %s %s: key %s reason %q, want %q", e.ActorID, e.PatientID, e.RecordType, e.Key, e.Reason, want)
 			}
 		}
 	}
-	if routed != 2 || denied != 6 {
-		t.Errorf("events: %d routed, %d denied; want 2 and 6 (app 3, billing 2 Patients, hie 1 for P2)", routed, denied)
+	if routed != 1 || denied != 7 {
+		t.Errorf("events: %d routed, %d denied; want 1 and 7 (app 3, billing 2 Patients, hie P1's Observation and P2)", routed, denied)
 	}
 }
 

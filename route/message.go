@@ -33,10 +33,10 @@ const (
 	Part2Notice = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
 )
 
-// message builds the outbound message of one disclosure: the record's clear
-// elements and the opened elements in show, nothing else, with the
+// resource builds the outbound resource of one disclosure: the record's
+// clear elements and the opened elements in show, nothing else, with the
 // markers of masking and of 42 CFR part 2 in meta. data is not modified.
-func message(sub Subscriber, s *record.Sealed, data map[string]any, show, hide []string) (kafka.Message, error) {
+func resource(s *record.Sealed, data map[string]any, show, hide []string) map[string]any {
 	res := make(map[string]any, len(data)+1)
 	for k, v := range data {
 		if _, sealed := s.Fields[k]; sealed && !slices.Contains(show, k) {
@@ -51,16 +51,27 @@ func message(sub Subscriber, s *record.Sealed, data map[string]any, show, hide [
 		})
 	}
 	if part2(s.Labels) {
-		meta["security"] = append(list(meta["security"]), map[string]any{
-			"system": SystemActCode, "code": "42CFRPart2", "display": "42 CFR Part2",
-		})
-		meta["extension"] = append(list(meta["extension"]), map[string]any{
-			"url": ExtensionRedisclosureNotice, "valueString": Part2Notice,
-		})
+		addPart2(meta)
 	}
 	if len(meta) > 0 {
 		res["meta"] = meta
 	}
+	return res
+}
+
+// addPart2 marks meta as governed by 42 CFR part 2 and attaches the
+// redisclosure notice.
+func addPart2(meta map[string]any) {
+	meta["security"] = append(list(meta["security"]), map[string]any{
+		"system": SystemActCode, "code": "42CFRPart2", "display": "42 CFR Part2",
+	})
+	meta["extension"] = append(list(meta["extension"]), map[string]any{
+		"url": ExtensionRedisclosureNotice, "valueString": Part2Notice,
+	})
+}
+
+// message builds the outbound message of one disclosure in FormatResource.
+func message(sub Subscriber, s *record.Sealed, res map[string]any) (kafka.Message, error) {
 	b, err := json.Marshal(res)
 	if err != nil {
 		// The encoder's error is dropped: it can quote a value.

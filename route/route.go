@@ -21,9 +21,10 @@
 // audit events carry idempotency keys ("r|" or "rd|", subscriber, record
 // key), so a retried or redelivered batch is audited once, while a
 // subscriber may receive a message twice and must dedupe by its
-// hub-record-id header. Because the audit comes first, the log may show a
-// disclosure whose message was never written (a failure between steps 1 and
-// 2 followed by a changed decision); it never misses one that was.
+// hub-record-id header (hub-bundle-id for subscribers of Bundles). Because
+// the audit comes first, the log may show a disclosure whose message was
+// never written (a failure between steps 1 and 2 followed by a changed
+// decision); it never misses one that was.
 //
 // Plan must be given every record of the batch, including those the store
 // skipped as duplicates: a crash after the store commit and before routing
@@ -90,7 +91,6 @@ const (
 
 // New returns a Router for cfg's subscribers.
 func New(cfg Config, d Deps) (*Router, error) {
-	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -103,6 +103,8 @@ func New(cfg Config, d Deps) (*Router, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Subscribers = slices.Clone(cfg.Subscribers) // Defaults must not touch the caller's
+	cfg.Defaults()
 	subs := make([]Subscriber, len(cfg.Subscribers))
 	for i, s := range cfg.Subscribers {
 		s.Roles = slices.Clone(s.Roles)
@@ -128,8 +130,11 @@ type decisionKey struct{ sub, patient, typ, labels string }
 
 // Plan decides, for every record and every subscriber that takes its type
 // (and source), whether the record may be disclosed to it; it returns one
-// message and one CodeRouted event per disclosure and one CodeRouteDeny
-// event per denial. Messages keep the order of recs.
+// CodeRouted event per disclosure and one CodeRouteDeny event per denial,
+// and the messages: one per disclosure for FormatResource subscribers, one
+// Bundle per source message and patient for FormatBundle subscribers (see
+// bundleGroup), placed where the message's first disclosed record is.
+// Messages keep the order of recs.
 //
 // A policy evaluation error is a deny. An error loading consents or opening
 // a record is returned and the plan discarded: nothing of the batch may be
@@ -140,6 +145,8 @@ func (r *Router) Plan(ctx context.Context, recs []record.Sealed) (Plan, error) {
 		plan     Plan
 		consents = map[string][]consent.Directive{}
 		decided  = map[decisionKey]policy.Decision{}
+		groups   = map[groupKey]*bundleGroup{}
+		slots    []slot // the messages in order; a bundle is encoded last
 	)
 	for i := range recs {
 		s := &recs[i]
@@ -180,15 +187,45 @@ func (r *Router) Plan(ctx context.Context, recs []record.Sealed) (Plan, error) {
 			if err != nil {
 				return Plan{}, fmt.Errorf("route: open %s record %s for %s: %w", s.Type, s.ID, sub.Name, err)
 			}
-			msg, err := message(sub, s, data, show, hide)
+			res := resource(s, data, show, hide)
+			if sub.Format == FormatBundle {
+				k := groupKey{sub.Name, s.PatientID, s.Source, s.MessageID}
+				g := groups[k]
+				if g == nil {
+					g = &bundleGroup{sub: sub, patient: s.PatientID}
+					groups[k] = g
+					slots = append(slots, slot{group: g})
+				}
+				g.entries = append(g.entries, bundleEntry{rec: s, res: res, event: len(plan.Events)})
+				plan.Events = append(plan.Events, event(sub, s, d, show, hide, now))
+				continue
+			}
+			msg, err := message(sub, s, res)
 			if err != nil {
 				return Plan{}, err
 			}
-			plan.Messages = append(plan.Messages, msg)
+			slots = append(slots, slot{msg: msg})
 			plan.Events = append(plan.Events, event(sub, s, d, show, hide, now))
 		}
 	}
+	for _, sl := range slots {
+		if sl.group == nil {
+			plan.Messages = append(plan.Messages, sl.msg)
+			continue
+		}
+		msgs, err := sl.group.messages(&plan, now)
+		if err != nil {
+			return Plan{}, err
+		}
+		plan.Messages = append(plan.Messages, msgs...)
+	}
 	return plan, nil
+}
+
+// slot is one outbound message of a plan, or the Bundle(s) of a group.
+type slot struct {
+	msg   kafka.Message
+	group *bundleGroup
 }
 
 // decide asks policy whether s may be routed to sub. An evaluation error is

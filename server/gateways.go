@@ -44,6 +44,7 @@ func (h *Hub) mountHTTPIngest(mux *http.ServeMux, brokers []string, transport *k
 	}
 	g, err := httpingest.New(h.Config.Gateways.HTTP.Config, httpingest.Deps{
 		Publisher: h.gatewayWriter(brokers, transport), Auth: httpingest.SourceSystems(v), Logger: h.Log,
+		Observer: h.Metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("gateways.http: %w", err)
@@ -59,7 +60,7 @@ func (h *Hub) startGateways(ctx context.Context, brokers []string, transport *ka
 	}
 	w := h.gatewayWriter(brokers, transport)
 	for _, gc := range h.Config.Gateways.MLLP {
-		g, err := mllp.New(gc, mllp.Deps{Publisher: w, Logger: h.Log})
+		g, err := mllp.New(gc, mllp.Deps{Publisher: w, Logger: h.Log, Observer: h.Metrics})
 		if err != nil {
 			return fmt.Errorf("gateways.mllp %s: %w", gc.Source, err)
 		}
