@@ -48,6 +48,9 @@ type CacheConfig struct {
 	TTL time.Duration `yaml:"ttl"`
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time `yaml:"-"`
+	// OnHit and OnMiss, when set, count data-key lookups answered from the
+	// cache and those that had to load the key (metrics).
+	OnHit, OnMiss func() `yaml:"-"`
 }
 
 // Defaults returns the default cache: 10,000 keys for 10 minutes.

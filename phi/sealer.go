@@ -20,6 +20,8 @@ type Sealer struct {
 	store keys.WrappedStore
 	cache *keyCache
 	now   func() time.Time
+	hit   func()
+	miss  func()
 
 	mu     sync.Mutex
 	flight map[flightKey]*flight // loads in progress
@@ -63,6 +65,8 @@ func NewSealer(mgr keys.Manager, store keys.WrappedStore, cfg CacheConfig) (*Sea
 		store:  store,
 		cache:  newKeyCache(cfg.Size, cfg.TTL),
 		now:    cfg.Now,
+		hit:    orNop(cfg.OnHit),
+		miss:   orNop(cfg.OnMiss),
 		flight: make(map[flightKey]*flight),
 	}, nil
 }
@@ -93,6 +97,11 @@ func (s *Sealer) dataKey(ctx context.Context, owner string, create bool) (*dataK
 		return nil, fmt.Errorf("%w: empty owner", ErrInvalid)
 	}
 	fk := flightKey{owner, create}
+	if dk := s.cache.get(owner, s.now()); dk != nil {
+		s.hit()
+		return dk, nil
+	}
+	s.miss()
 	for {
 		if dk := s.cache.get(owner, s.now()); dk != nil {
 			return dk, nil
@@ -281,4 +290,11 @@ func (s *Sealer) Prepare(ctx context.Context, owners []string) error {
 		s.cache.put(o, dk, s.now())
 	}
 	return nil
+}
+
+func orNop(f func()) func() {
+	if f == nil {
+		return func() {}
+	}
+	return f
 }

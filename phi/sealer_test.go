@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -327,5 +328,25 @@ func TestNewSealerConfig(t *testing.T) {
 	s, _ := phi.NewSealer(m, st, phi.CacheConfig{})
 	if _, err := s.DataKey(context.Background(), ""); !errors.Is(err, phi.ErrInvalid) {
 		t.Error("empty owner accepted")
+	}
+}
+
+// TestCacheHitMissHooks: the first lookup of an owner's key misses, later
+// ones hit, and an evicted key misses again.
+func TestCacheHitMissHooks(t *testing.T) {
+	var hits, misses atomic.Int64
+	f := newFixture(t, phi.CacheConfig{OnHit: func() { hits.Add(1) }, OnMiss: func() { misses.Add(1) }})
+	ctx := context.Background()
+	for range 3 {
+		if _, err := f.sealer.DataKey(ctx, "P1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.sealer.Evict("P1")
+	if _, err := f.sealer.DataKey(ctx, "P1"); err != nil {
+		t.Fatal(err)
+	}
+	if hits.Load() != 2 || misses.Load() != 2 {
+		t.Fatalf("hits %d misses %d, want 2 and 2", hits.Load(), misses.Load())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carecrest/hub/alert"
@@ -58,12 +59,17 @@ func (h *Hub) startAlerts(ctx context.Context, brokers []string, transport *kafk
 		h.Log.Warn("alerts: could not read recent alerts; some may be sent to sinks again", "err", err)
 	}
 	h.Reader.Audit = alert.Appender{Next: h.Reader.Audit, Engine: e}
-	h.wg.Go(func() { e.Run(runCtx) })
+	// The engine has its own context and wait group: it stops with the
+	// closers (after ingest and the API, which feed it), not with h.wg,
+	// which Close waits on before running the closers.
+	var wg sync.WaitGroup
+	wg.Go(func() { e.Run(runCtx) })
 	if cfg.Poll.PollOn() {
-		h.wg.Go(func() { poller.Run(runCtx) })
+		wg.Go(func() { poller.Run(runCtx) })
 	}
 	h.closers = append(h.closers, func() error {
 		cancel()
+		wg.Wait()
 		var first error
 		for _, s := range sinks {
 			closeCtx, done := context.WithTimeout(context.Background(), cfg.Webhook.Timeout)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/broker"
+	"github.com/carecrest/hub/codemap"
 	"github.com/carecrest/hub/config"
 	"github.com/carecrest/hub/health"
 	"github.com/carecrest/hub/ingest"
@@ -34,6 +35,7 @@ import (
 	"github.com/carecrest/hub/phi"
 	"github.com/carecrest/hub/policy"
 	"github.com/carecrest/hub/query"
+	"github.com/carecrest/hub/record"
 	"github.com/carecrest/hub/route"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -125,7 +127,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	}
 	hub.closers = append(hub.closers, closeKeys)
 	mgr := hub.Metrics.InstrumentKeyManager(rawMgr)
-	hub.Sealer, err = phi.NewSealer(mgr, hub.Store, phi.CacheConfig{Size: cfg.Keys.Cache.Size, TTL: cfg.Keys.Cache.TTL})
+	hub.Sealer, err = phi.NewSealer(mgr, hub.Store, phi.CacheConfig{
+		Size: cfg.Keys.Cache.Size, TTL: cfg.Keys.Cache.TTL, OnHit: hub.Metrics.KeyCacheHit, OnMiss: hub.Metrics.KeyCacheMiss,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +149,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	if err != nil {
 		return nil, err
 	}
+	codeMaps, err := codemap.Load(cfg.CodeMaps)
+	if err != nil {
+		return nil, fmt.Errorf("codemaps: %w", err)
+	}
 
 	transport, err := kafkaconn.Transport(cfg.Kafka.Security)
 	if err != nil {
@@ -162,7 +170,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	deps := ingest.Deps{
 		Decode: ingest.Decode, Resolver: hub.Index, Decider: decider, Sealer: hub.Sealer,
 		Store: measuredCommitter{hub.Store, hub.Metrics}, DeadLetter: hub.dlq, Logger: log,
-		Observer: hub.Metrics, Label: labeler.Apply,
+		Observer: hub.Metrics,
+		// Local codes gain their standard codes first, so labels see them.
+		Label: func(rs []record.Record) { codeMaps.Apply(rs); labeler.Apply(rs) },
 	}
 	if len(cfg.Route.Subscribers) > 0 {
 		router, err := route.New(cfg.Route, route.Deps{Decider: decider, Consents: hub.Store, Opener: hub.Sealer, Logger: log})
