@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/audit/merkle"
 	"github.com/carecrest/hub/auth"
 	"github.com/carecrest/hub/mllp"
 	"github.com/carecrest/hub/query"
@@ -38,6 +39,9 @@ type Role struct {
 	App      string
 	FHIRUser string // SMART fhirUser: the clinician's Practitioner, for care relationships
 }
+
+// Organization is the demo hospital, the organisation of every demo token.
+const Organization = "Organization/riverton-general"
 
 // Roles are the identities the tour mints tokens for.
 var Roles = []Role{
@@ -157,6 +161,10 @@ func Run(ctx context.Context, h *server.Hub, o Options) error {
 	}
 	fmt.Fprintf(out, "\nAudit hash chain: %d events in %d shard(s), %s.\n", rep.Events, rep.Shards, verdict)
 
+	if err := governanceTour(ctx, out, h, tokens, q); err != nil {
+		return err
+	}
+
 	section(out, "Try it yourself")
 	fmt.Fprintf(out, `curl -s %s \
   -H "Authorization: Bearer $(cat %s)" \
@@ -258,7 +266,7 @@ func mintTokens(h *server.Hub) (map[string]string, string, error) {
 	for _, r := range Roles {
 		tok, err := signer.Mint(auth.Claims{
 			Subject: r.Subject, Name: r.Name, Roles: r.Roles, Purposes: r.Purposes, Application: r.App,
-			Org: "Riverton General", Issuer: h.Config.Auth.Issuer, Audience: h.Config.Auth.Audience,
+			Org: Organization, Issuer: h.Config.Auth.Issuer, Audience: h.Config.Auth.Audience,
 			FHIRUser: r.FHIRUser,
 		}, 12*time.Hour)
 		if err != nil {
@@ -312,4 +320,130 @@ func showAudit(ctx context.Context, out io.Writer, url, token string, from time.
 		fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\t%s\n", e["code"], e["action"], e["outcome"], e["actor"], e["purpose"], e["patient"], e["recordType"], detail)
 	}
 	return tw.Flush()
+}
+
+const explainQuery = `query($patient: ID!) {
+  explain(patient: $patient, recordType: "Observation", subject: "dr.osei", roles: ["physician"],
+    subjectPurpose: "TREAT", fhirUser: "Practitioner/dr.osei") {
+    allow reasons consents revision profile ruleDetails { id kind reason }
+    consentDetails { id status effect provision }
+  }
+}`
+
+// governanceTour shows what the privacy office and the security team see:
+// why a read was denied (explain), the alert the break-the-glass read
+// raised, the patient's access report, and a signed checkpoint with an
+// inclusion proof of the break-the-glass event checked offline.
+func governanceTour(ctx context.Context, out io.Writer, h *server.Hub, tokens map[string]string, optedOut Patient) error {
+	gql := func(token, q string, vars map[string]any) (map[string]any, error) {
+		res, err := query.Post(ctx, h.GraphQLURL(), token, q, vars)
+		if err != nil {
+			return nil, err
+		}
+		if errs, _ := res["errors"].([]any); len(errs) > 0 {
+			return nil, fmt.Errorf("demo: graphql: %v", errs)
+		}
+		data, _ := res["data"].(map[string]any)
+		return data, nil
+	}
+	officer := tokens["privacy-officer.jwt"]
+	data, err := gql(officer, `query($mrn: String) { auditLog(filter: {identifier: $mrn, breakGlass: true}, first: 1) { events { id patient } } }`,
+		map[string]any{"mrn": optedOut.Identifier()})
+	if err != nil {
+		return err
+	}
+	evs := list(dig(data, "auditLog", "events"))
+	if len(evs) == 0 {
+		return fmt.Errorf("demo: the break-the-glass read is not in the audit log")
+	}
+	bgEvent, _ := evs[0]["id"].(string)
+	patient, _ := evs[0]["patient"].(string)
+
+	section(out, "7. Why was the physician denied? (privacy officer: explain)")
+	data, err = gql(officer, explainQuery, map[string]any{"patient": patient})
+	if err != nil {
+		return err
+	}
+	for _, e := range list(data["explain"]) {
+		fmt.Fprintf(out, "allow=%v (policy %v, profile %v): %v\n", e["allow"], e["revision"], e["profile"], e["reasons"])
+		for _, r := range list(e["ruleDetails"]) {
+			fmt.Fprintf(out, "  %-6v %-28v %v\n", r["kind"], r["id"], r["reason"])
+		}
+		for _, c := range list(e["consentDetails"]) {
+			fmt.Fprintf(out, "  consent %v (%v): %v by %v\n", c["id"], c["status"], c["effect"], c["provision"])
+		}
+	}
+
+	section(out, "8. The security team's alert for the break-the-glass read")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, err = gql(tokens["security-analyst.jwt"], `{ alerts(rule: "break-glass") { id rule severity actor patient text } }`, nil)
+		if err != nil {
+			return err
+		}
+		if as := list(data["alerts"]); len(as) > 0 || time.Now().After(deadline) {
+			for _, a := range as {
+				fmt.Fprintf(out, "  [%v] %v: %v\n", a["severity"], a["id"], a["text"])
+			}
+			if len(as) == 0 {
+				fmt.Fprintln(out, "  (no alert: alerts are disabled in this configuration, see alerts.enabled)")
+			}
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	section(out, "9. Access report for the patient (every use and disclosure, denials marked)")
+	data, err = gql(officer, `query($p: ID) { accessReport(patient: $p) { uses disclosures denials breakGlass text } }`, map[string]any{"p": patient})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, strings.TrimSpace(fmt.Sprint(dig(data, "accessReport", "text"))))
+
+	section(out, "10. Tamper evidence: a signed checkpoint and a proof, checked offline")
+	if h.Proofs == nil {
+		return nil
+	}
+	cp, err := h.Proofs.Publish(ctx, h.Config.Instance)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Signed checkpoint of shard %s (verifier key %s):\n%s", h.Config.Instance, h.Proofs.VerifierKey(), cp.Note)
+	data, err = gql(officer, `query($id: ID!) { inclusionProof(eventId: $id) { proof checkpoint } }`, map[string]any{"id": bgEvent})
+	if err != nil {
+		return err
+	}
+	var proof merkle.InclusionProof
+	if err := json.Unmarshal([]byte(fmt.Sprint(dig(data, "inclusionProof", "proof"))), &proof); err != nil || proof.Event == nil {
+		return fmt.Errorf("demo: inclusion proof: %v", err)
+	}
+	ev, _ := json.Marshal(proof.Event)
+	verdict := "verified"
+	if err := merkle.VerifyInclusion(ev, proof, fmt.Sprint(dig(data, "inclusionProof", "checkpoint")), h.Proofs.VerifierKey()); err != nil {
+		verdict = "FAILED: " + err.Error()
+	}
+	fmt.Fprintf(out, "Inclusion proof of the break-the-glass event %s (leaf %d of %d, %d hashes): %s\n",
+		bgEvent, proof.LeafIndex, proof.TreeSize, len(proof.Hashes), verdict)
+	fmt.Fprintln(out, "Offline: hubctl audit prove --event ID -o proof.json; hubctl audit verify-proof --proof proof.json --key KEY")
+	return nil
+}
+
+func dig(m map[string]any, path ...string) any {
+	var v any = m
+	for _, k := range path {
+		mm, _ := v.(map[string]any)
+		v = mm[k]
+	}
+	return v
+}
+
+func list(v any) []map[string]any {
+	l, _ := v.([]any)
+	out := make([]map[string]any, 0, len(l))
+	for _, x := range l {
+		if m, ok := x.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }

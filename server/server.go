@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/audit/merkle"
 	"github.com/carecrest/hub/broker"
 	"github.com/carecrest/hub/codemap"
 	"github.com/carecrest/hub/config"
@@ -56,6 +57,7 @@ type Hub struct {
 	Metrics  *metrics.Metrics
 	Registry *prometheus.Registry
 	Health   *health.Checker
+	Proofs   *merkle.Service // signed checkpoints and proofs of the audit log
 
 	consumer  *kafka.Reader
 	dlq       *kafka.Writer
@@ -212,6 +214,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Hub, e
 	if err != nil {
 		return nil, fmt.Errorf("audit checkpoints: %w", err)
 	}
+	hub.Proofs = proofs
 	exts := append(gov.Extensions(), alertsExt, reports.Extension(), query.ExplainExtension(hub.Reader), (&query.Proofs{Reader: hub.Reader, Prover: proofs}).Extension())
 	schema, err := query.Schema(hub.Reader, exts...)
 	if err != nil {

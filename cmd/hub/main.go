@@ -147,6 +147,11 @@ func runDemo(args []string) int {
 		cfg.SetDataDir("data/demo")
 		cfg.Log.Level = "warn"
 		cfg.Gateways.MLLP = []mllp.Config{{Addr: "127.0.0.1:2575", Source: "registration"}}
+		cfg.Alerts.Enabled = true // the tour shows the break-the-glass alert
+		if len(cfg.Compliance.InternalOrgs) == 0 {
+			// The demo hospital: its workforce's reads are uses, not disclosures.
+			cfg.Compliance.InternalOrgs = []string{demo.Organization}
+		}
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hub: configuration: %v\n", err)
