@@ -44,21 +44,27 @@ func TestRoutingToTheHIE(t *testing.T) {
 	publishTB(t, h, rest)
 	waitMessagesTB(t, h, len(traffic.Messages))
 
-	evs, err := h.Store.Query(context.Background(), audit.Filter{ActorID: "hie", Limit: 10000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	routedPatients, deniedPatients := map[string]bool{}, map[string]bool{}
+	// Routing follows the durable commit that waitMessages sees: wait for
+	// the route decisions of every patient.
+	var routedPatients, deniedPatients map[string]bool
 	routedRecords := 0
-	for _, e := range evs {
-		switch e.Code {
-		case audit.CodeRouted:
-			routedPatients[e.PatientID] = true
-			routedRecords += len(e.RecordIDs)
-		case audit.CodeRouteDeny:
-			deniedPatients[e.PatientID] = true
+	waitFor(t, 30*time.Second, "route decisions for every patient", func() bool {
+		evs, err := h.Store.Query(context.Background(), audit.Filter{ActorID: "hie", Limit: 10000})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		routedPatients, deniedPatients, routedRecords = map[string]bool{}, map[string]bool{}, 0
+		for _, e := range evs {
+			switch e.Code {
+			case audit.CodeRouted:
+				routedPatients[e.PatientID] = true
+				routedRecords += len(e.RecordIDs)
+			case audit.CodeRouteDeny:
+				deniedPatients[e.PatientID] = true
+			}
+		}
+		return len(routedPatients)+len(deniedPatients) >= 4
+	})
 	if len(deniedPatients) != 1 {
 		t.Fatalf("route denials for %d patients, want the one who opted out", len(deniedPatients))
 	}
