@@ -165,7 +165,9 @@ type decisionContext struct {
 	records     []record.Sealed // of the requested types, oldest first
 }
 
-// A read (forRead) of an erased patient fails here, audited; explain
+// decisionContext gathers the decision context of a request for the
+// records of types. A read (forRead) of an erased patient fails here,
+// audited; explain
 // gathers the same inputs without auditing a read nobody made.
 func (r *Reader) decisionContext(ctx context.Context, c Caller, patientID string, types []string, now time.Time, forRead bool) (*decisionContext, error) {
 	survivor, members, err := r.group(ctx, patientID)
