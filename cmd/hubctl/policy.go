@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	"github.com/carecrest/hub/query"
 )
 
 const explainGQL = `query($patient: ID!, $recordType: String!, $subject: String!, $kind: String, $roles: [String!]!,
@@ -62,12 +60,11 @@ func policyExplain(ctx context.Context, args []string) int {
 	if *labels != "" {
 		vars["labels"] = splitList(*labels)
 	}
-	data, err := query.Post(ctx, *url, t, explainGQL, vars)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "hubctl policy explain: %v\n", err)
-		return 1
+	_, field, rc := gqlRun(ctx, "policy explain", *url, t, explainGQL, vars, "explain")
+	if rc != 0 {
+		return rc
 	}
-	list, _ := data["explain"].([]any)
+	list, _ := field.([]any)
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
