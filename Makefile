@@ -26,7 +26,16 @@ test: ## Run every test (Go and Rego) with the race detector
 .PHONY: bench
 bench: ## Run the benchmarks and write BENCHMARKS.md
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 -timeout 30m $(PKGS) | tee bench.out
-	$(GO) run ./cmd/benchreport < bench.out > BENCHMARKS.md
+	cat bench.out $(wildcard bench-scale.out) | $(GO) run ./cmd/benchreport > BENCHMARKS.md
+	@echo "wrote BENCHMARKS.md"
+
+SCALE_EVENTS ?= 10000000
+
+.PHONY: bench-scale
+bench-scale: ## Audit queries and verify at SCALE_EVENTS (10 million) audit events on ClickHouse (needs CLICKHOUSE_ADDR); merged into BENCHMARKS.md
+	@test -n "$(CLICKHOUSE_ADDR)" || { echo "bench-scale: set CLICKHOUSE_ADDR (scripts/clickhouse-dev.sh start)"; exit 2; }
+	CARECREST_BENCH_EVENTS=$(SCALE_EVENTS) CARECREST_BENCH_BACKENDS=clickhouse $(GO) test -run '^$$' -bench AuditQueries -benchtime 200x -timeout 120m ./report/ | tee bench-scale.out
+	cat $(wildcard bench.out) bench-scale.out | $(GO) run ./cmd/benchreport > BENCHMARKS.md
 	@echo "wrote BENCHMARKS.md"
 
 .PHONY: fuzz
@@ -40,4 +49,4 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 10s)
 
 .PHONY: clean
 clean: ## Remove build output and local demo data
-	rm -rf bin data bench.out
+	rm -rf bin data bench.out bench-scale.out
