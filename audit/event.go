@@ -98,6 +98,7 @@ type Event struct {
 // Filter selects events for a query. Zero fields do not filter.
 type Filter struct {
 	PatientID   string
+	PatientIDs  []string // any of these patients (a merged patient's ids)
 	ActorID     string
 	Action      string
 	Outcome     string

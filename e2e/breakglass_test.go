@@ -61,6 +61,11 @@ func TestBreakGlassEndToEnd(t *testing.T) {
 	if r := read("ETREAT", ""); r.code() != "FORBIDDEN" {
 		t.Fatalf("ETREAT without a reason and no open session: code %q, want FORBIDDEN", r.code())
 	}
+	// A declaration may not pose as the continuation of a session (whose
+	// text carries the session's start).
+	if r := read("ETREAT", "break-glass session continued; opened 2099-01-01T00:00:00Z"); r.code() != "BAD_REQUEST" {
+		t.Fatalf("a reason forging a session start: code %q, want BAD_REQUEST", r.code())
+	}
 	opened := clk.now()
 	p := patientOf(t, read("ETREAT", "unresponsive in ED, hypoglycaemia suspected"))
 	patient, _ := p["id"].(string)

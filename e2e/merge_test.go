@@ -58,6 +58,27 @@ func TestMergedPatientView(t *testing.T) {
 			t.Errorf("after the merge, %s reads as %s with %v; want %s with all 3 results", mrn, id, vals, keep)
 		}
 	}
+	// The survivor's access report covers the person: the read of the
+	// retired id before the merge is in it.
+	officer := mint(t, h, "po.nakamura", []string{"privacy_officer"}, []string{"HOPERAT"})
+	rep := gql(t, h, officer, `query($p: ID) { accessReport(patient: $p) { entries { eventId } } }`, map[string]any{"p": keep})
+	if len(rep.Errors) > 0 {
+		t.Fatal(rep.Errors)
+	}
+	oldReads, _ := h.Store.Query(context.Background(), audit.Filter{PatientID: old, Action: audit.ActionRead})
+	listed := map[string]bool{}
+	for _, e := range rep.Data["accessReport"].(map[string]any)["entries"].([]any) {
+		listed[e.(map[string]any)["eventId"].(string)] = true
+	}
+	if len(oldReads) == 0 {
+		t.Fatal("no read of the retired id before the merge")
+	}
+	for _, e := range oldReads {
+		if !listed[e.ID] {
+			t.Errorf("the survivor's access report misses the pre-merge read %s of the retired id", e.ID)
+		}
+	}
+
 	merges, err := h.Store.Query(context.Background(), audit.Filter{Codes: []string{audit.CodePatientMerge}})
 	if err != nil {
 		t.Fatal(err)

@@ -45,12 +45,14 @@ type Deps struct {
 	// (phi.Sealer.Evict). Other instances evict when Watch sees the
 	// erasure.
 	Evict func(owner string)
-	// Aliases, when set, returns the other enterprise ids of the patient
-	// (ids merged into it, or it into them: the MPI's merge group). Their
-	// keys are destroyed too. Nil: the patient's own key only.
-	Aliases func(ctx context.Context, patientID string) ([]string, error)
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Group, when set, returns the merged patient an enterprise id belongs
+	// to (the MPI's merge group: the survivor first, then every id merged
+	// into it). Erasure, holds and status concern the whole person: every
+	// member's key is destroyed, a hold on any member blocks erasure. Nil:
+	// every id is a patient of its own.
+	Group  func(ctx context.Context, patientID string) (string, []string, error)
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service erases patients and manages legal holds. It is safe for
@@ -114,28 +116,20 @@ func (s *Service) Erase(ctx context.Context, c query.Caller, patientID string) (
 	if err := validPatient(patientID); err != nil {
 		return query.PatientStatus{}, err
 	}
-	owners := []string{patientID}
-	if s.d.Aliases != nil {
-		more, err := s.d.Aliases(ctx, patientID)
-		if err != nil {
-			return query.PatientStatus{}, fmt.Errorf("erasure: merged patients: %w", err)
-		}
-		for _, o := range more {
-			if o != "" && !slices.Contains(owners, o) {
-				owners = append(owners, o)
-			}
-		}
+	patientID, owners, err := s.group(ctx, patientID)
+	if err != nil {
+		return query.PatientStatus{}, err
 	}
 	list := strings.Join(owners, ",")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var st query.PatientStatus
-	err := s.d.Governor.Govern(ctx, c, query.Governed{
+	err = s.d.Governor.Govern(ctx, c, query.Governed{
 		Action: query.ActionPatientErase, Code: audit.CodeErasure, DenyCode: audit.CodeErasureDeny,
 		PatientID: patientID, RecordType: "Patient", Describe: reasonRequested + ownersPrefix + list,
 	}, func(ctx context.Context) error {
 		var err error
-		if st, err = s.status(ctx, patientID); err != nil {
+		if st, err = s.personStatus(ctx, owners); err != nil { // a hold on any merged id holds the person
 			return err
 		}
 		switch {
@@ -160,9 +154,12 @@ func (s *Service) Erase(ctx context.Context, c query.Caller, patientID string) (
 	if err != nil {
 		return query.PatientStatus{}, err
 	}
-	// The intent is durable: destroy.
+	// The intent is durable: destroy every key, whatever the client does
+	// meanwhile (a hang-up must not leave some owners' keys behind).
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	for _, o := range owners {
-		if err := s.d.Keys.DestroyWrapped(ctx, o); err != nil {
+		if err := s.d.Keys.DestroyWrapped(dctx, o); err != nil {
 			s.d.Logger.Error("erasure: destroying a data key failed; erase again to complete", "err", err)
 			return query.PatientStatus{}, fmt.Errorf("erasure: destroy data key: %w", err)
 		}
@@ -170,7 +167,7 @@ func (s *Service) Erase(ctx context.Context, c query.Caller, patientID string) (
 	}
 	now := s.d.Now().UTC()
 	done := s.event(c, patientID, audit.CodeErasure, audit.OutcomeAllow, now, reasonDone+ownersPrefix+list)
-	if err := s.d.Governor.AppendAudit(ctx, done); err != nil {
+	if err := s.d.Governor.AppendAudit(dctx, done); err != nil {
 		// Erased, and the intent records it; erasing again records the end.
 		return query.PatientStatus{}, err
 	}
@@ -221,17 +218,20 @@ func (s *Service) event(c query.Caller, patientID, code, outcome string, now tim
 	}
 }
 
-// validPatient checks an enterprise patient id's shape, so that no
-// identifier or name is ever used (and audited) as one.
-func validPatient(id string) error {
-	if len(id) < 2 || len(id) > 64 || id[0] != 'P' {
-		return query.BadRequest("patient must be an enterprise patient id (P...)")
+func validPatient(id string) error { return query.ValidPatientID(id) }
+
+// group returns the survivor of patientID's merged patient and every id of
+// it, survivor first.
+func (s *Service) group(ctx context.Context, patientID string) (string, []string, error) {
+	if s.d.Group == nil {
+		return patientID, []string{patientID}, nil
 	}
-	for i := 1; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return query.BadRequest("patient must be an enterprise patient id (P...)")
-		}
+	survivor, members, err := s.d.Group(ctx, patientID)
+	if err != nil {
+		return "", nil, fmt.Errorf("erasure: merged patient: %w", err)
 	}
-	return nil
+	if len(members) == 0 || members[0] != survivor {
+		members = append([]string{survivor}, slices.DeleteFunc(members, func(m string) bool { return m == survivor })...)
+	}
+	return survivor, members, nil
 }

@@ -58,7 +58,7 @@ func policyEngine(t *testing.T) *policy.Engine {
 	return engine
 }
 
-func newFixture(t *testing.T, dir, shard string, aliases func(context.Context, string) ([]string, error)) *fixture {
+func newFixture(t *testing.T, dir, shard string, group func(context.Context, string) (string, []string, error)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "hub.db"), Shard: shard})
@@ -76,7 +76,7 @@ func newFixture(t *testing.T, dir, shard string, aliases func(context.Context, s
 	}
 	r := &query.Reader{Records: st, Consents: st, Decider: policyEngine(t), Opener: sealer, Audit: st, Querier: st}
 	fk := &flakyKeys{MaintainedStore: st}
-	svc, err := New(Deps{Governor: r, Audit: st, Keys: fk, Evict: sealer.Evict, Aliases: aliases})
+	svc, err := New(Deps{Governor: r, Audit: st, Keys: fk, Evict: sealer.Evict, Group: group})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,17 +321,28 @@ func TestIncompleteErasureCompletes(t *testing.T) {
 
 func TestAliasesAreErased(t *testing.T) {
 	ctx := context.Background()
-	aliases := func(_ context.Context, id string) ([]string, error) {
-		if id == "Psurvivor" {
-			return []string{"Pretired", "Psurvivor"}, nil
+	group := func(_ context.Context, id string) (string, []string, error) {
+		if id == "Psurvivor" || id == "Pretired" {
+			return "Psurvivor", []string{"Psurvivor", "Pretired"}, nil
 		}
-		return nil, nil
+		return id, []string{id}, nil
 	}
-	f := newFixture(t, t.TempDir(), "hub-a", aliases)
+	f := newFixture(t, t.TempDir(), "hub-a", group)
 	f.patient(t, "Psurvivor")
 	f.patient(t, "Pretired")
 	f.patient(t, "Pother")
-	if _, err := f.svc.Erase(ctx, officer, "Psurvivor"); err != nil {
+	// A hold placed on the retired id holds the person.
+	if _, err := f.svc.PlaceHold(ctx, officer, "Pretired", Categories[0], "LIT-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Erase(ctx, officer, "Psurvivor"); !errors.Is(err, query.ErrLegalHold) {
+		t.Fatalf("erase with a hold on a merged id: %v, want ErrLegalHold", err)
+	}
+	if _, err := f.svc.LiftHold(ctx, officer, "Psurvivor", "LIT-1"); err != nil {
+		t.Fatal(err)
+	}
+	// Erasing through the retired id erases the whole person.
+	if _, err := f.svc.Erase(ctx, officer, "Pretired"); err != nil {
 		t.Fatal(err)
 	}
 	if f.hasKey(t, "Psurvivor") || f.hasKey(t, "Pretired") || !f.hasKey(t, "Pother") {

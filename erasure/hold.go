@@ -27,6 +27,10 @@ func (s *Service) PlaceHold(ctx context.Context, c query.Caller, patientID, cate
 	if err := validPatient(patientID); err != nil {
 		return query.PatientStatus{}, err
 	}
+	patientID, _, err := s.group(ctx, patientID) // holds and status are the merged person's
+	if err != nil {
+		return query.PatientStatus{}, err
+	}
 	if !slices.Contains(Categories, category) {
 		return query.PatientStatus{}, query.BadRequest("category must be one of " + strings.Join(Categories, ", "))
 	}
@@ -51,8 +55,19 @@ func (s *Service) LiftHold(ctx context.Context, c query.Caller, patientID, caseR
 	if err := validPatient(patientID); err != nil {
 		return query.PatientStatus{}, err
 	}
+	patientID, owners, err := s.group(ctx, patientID) // holds and status are the merged person's
+	if err != nil {
+		return query.PatientStatus{}, err
+	}
 	if err := validCase(caseRef); err != nil {
 		return query.PatientStatus{}, err
+	}
+	// A hold placed on an id before it was merged is lifted where it is.
+	for _, m := range owners[1:] {
+		if st, err := s.status(ctx, m); err == nil && holdOf(st, caseRef) >= 0 {
+			patientID = m
+			break
+		}
 	}
 	return s.changeHold(ctx, c, patientID, audit.CodeLegalHoldLift,
 		fmt.Sprintf("%s: case=%s", reasonLifted, caseRef),
@@ -95,13 +110,17 @@ func (s *Service) Status(ctx context.Context, c query.Caller, patientID string) 
 	if err := validPatient(patientID); err != nil {
 		return query.PatientStatus{}, err
 	}
+	patientID, owners, err := s.group(ctx, patientID) // holds and status are the merged person's
+	if err != nil {
+		return query.PatientStatus{}, err
+	}
 	var st query.PatientStatus
-	err := s.d.Governor.Govern(ctx, c, query.Governed{
+	err = s.d.Governor.Govern(ctx, c, query.Governed{
 		Action: query.ActionAuditQuery, Code: audit.CodeAuditQuery, DenyCode: audit.CodeAuditQueryDeny,
 		PatientID: patientID, Describe: "patient status (erasure, legal holds)",
 	}, func(ctx context.Context) error {
 		var err error
-		st, err = s.status(ctx, patientID)
+		st, err = s.personStatus(ctx, owners)
 		return err
 	})
 	return st, err
@@ -232,4 +251,21 @@ func validCase(ref string) error {
 		}
 	}
 	return nil
+}
+
+// personStatus is the state of a merged patient: its survivor's (owners[0])
+// erasure state with the legal holds placed on any of its ids.
+func (s *Service) personStatus(ctx context.Context, owners []string) (query.PatientStatus, error) {
+	st, err := s.status(ctx, owners[0])
+	if err != nil {
+		return st, err
+	}
+	for _, m := range owners[1:] {
+		ms, err := s.status(ctx, m)
+		if err != nil {
+			return st, err
+		}
+		st.Holds = append(st.Holds, ms.Holds...)
+	}
+	return st, nil
 }

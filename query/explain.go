@@ -29,8 +29,7 @@ type Explained struct {
 	Explanation policy.Explanation
 }
 
-// Explain tells a privacy officer (or security analyst, administrator)
-// what policy decides when subject reads recordType of the patient, and
+// Explain tells a privacy officer what policy decides when subject reads recordType of the patient, and
 // why: the same inputs a read gathers (merged patient, consents in force,
 // care relationship of subject.Refs, break-the-glass session, the labels
 // of the stored records), evaluated by the policy in force. It discloses
@@ -40,6 +39,9 @@ type Explained struct {
 func (r *Reader) Explain(ctx context.Context, c Caller, subject Caller, patientID, recordType string, labels []string) ([]Explained, error) {
 	if r.Explainer == nil {
 		return nil, fmt.Errorf("query: explain: %w", policy.ErrNoExplain)
+	}
+	if err := ValidPatientID(patientID); err != nil {
+		return nil, err
 	}
 	var out []Explained
 	describe := fmt.Sprintf("explain %s read of %s by %s (%s, purpose %s)", recordType, patientID, subject.Subject.ID,
@@ -126,7 +128,7 @@ func ExplainExtension(r *Reader) Extension {
 		"explain": {
 			Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(explainedType))),
 			Description: "What policy decides when the given subject reads a record type of a patient, and why " +
-				"(privacy officers, security analysts, administrators). Governed and audited; discloses no PHI.",
+				"(privacy officers: the answer names the sensitivity labels of the patient's records). Governed and audited.",
 			Args: graphql.FieldConfigArgument{
 				"patient":          {Type: graphql.NewNonNull(graphql.ID), Description: "Enterprise patient id."},
 				"recordType":       {Type: graphql.NewNonNull(graphql.String)},

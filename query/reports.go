@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/carecrest/hub/audit"
+	"github.com/carecrest/hub/consent"
 	"github.com/carecrest/hub/record"
 	"github.com/carecrest/hub/report"
 	"github.com/graphql-go/graphql"
@@ -94,7 +95,11 @@ func (rp *Reports) Accounting(ctx context.Context, c Caller, patientID string, f
 	var out *report.Accounting
 	err = rp.report(ctx, c, patientID, "accounting of disclosures patient="+patientID+window(w), func(ctx context.Context) error {
 		var err error
-		out, err = report.AccountingOf(ctx, rp.Reader.Querier, rp.Reader.Consents, rp.cfg(), rp.Processing.Policy, patientID, w, now)
+		q, cs, err := rp.person(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		out, err = report.AccountingOf(ctx, q, cs, rp.cfg(), rp.Processing.Policy, patientID, w, now)
 		return err
 	})
 	return out, err
@@ -114,7 +119,11 @@ func (rp *Reports) AccessReport(ctx context.Context, c Caller, patientID string,
 	var out *report.AccessReport
 	err = rp.report(ctx, c, patientID, "access report patient="+patientID+window(w), func(ctx context.Context) error {
 		var err error
-		out, err = report.AccessReportOf(ctx, rp.Reader.Querier, rp.cfg(), patientID, w, now)
+		q, _, err := rp.person(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		out, err = report.AccessReportOf(ctx, q, rp.cfg(), patientID, w, now)
 		return err
 	})
 	return out, err
@@ -125,7 +134,11 @@ func (rp *Reports) SubjectAccess(ctx context.Context, c Caller, patientID string
 	var out *report.SubjectAccess
 	err := rp.report(ctx, c, patientID, "gdpr article 15 report patient="+patientID, func(ctx context.Context) error {
 		var err error
-		out, err = report.SubjectAccessOf(ctx, rp.Reader.Querier, rp.cfg(), rp.Processing.Policy, patientID, rp.Reader.now())
+		q, _, err := rp.person(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		out, err = report.SubjectAccessOf(ctx, q, rp.cfg(), rp.Processing.Policy, patientID, rp.Reader.now())
 		return err
 	})
 	return out, err
@@ -288,6 +301,10 @@ func (rp *Reports) patientArg(ctx context.Context, c Caller, id, ident string, o
 		return rp.Reader.LookupPatient(ctx, c, record.Identifier{System: sys, Value: val})
 	case id == "" && !optional:
 		return "", badRequest("a patient is required: give patient (enterprise id) or identifier (system|value)")
+	case id != "":
+		if err := ValidPatientID(id); err != nil {
+			return "", err
+		}
 	}
 	return id, nil
 }
@@ -836,4 +853,55 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// person returns the audit log and consents of a patient as one person: a
+// merged patient's reports cover every id merged into it (events and
+// consents recorded before the merge stay under the retired ids).
+func (rp *Reports) person(ctx context.Context, patientID string) (audit.Querier, report.ConsentSource, error) {
+	_, members, err := rp.Reader.group(ctx, patientID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(members) <= 1 {
+		return rp.Reader.Querier, rp.Reader.Consents, nil
+	}
+	return groupLog{rp.Reader.Querier, patientID, members}, groupConsents{rp.Reader.Consents, patientID, members}, nil
+}
+
+// groupLog answers a query about patient as a query about every id of its
+// merged patient.
+type groupLog struct {
+	audit.Querier
+	patient string
+	members []string
+}
+
+func (g groupLog) Query(ctx context.Context, f audit.Filter) ([]audit.Event, error) {
+	if f.PatientID == g.patient {
+		f.PatientID, f.PatientIDs = "", g.members
+	}
+	return g.Querier.Query(ctx, f)
+}
+
+// groupConsents are the consents of every id of a merged patient.
+type groupConsents struct {
+	report.ConsentSource
+	patient string
+	members []string
+}
+
+func (g groupConsents) Consents(ctx context.Context, patientID string) ([]consent.Directive, error) {
+	if patientID != g.patient {
+		return g.ConsentSource.Consents(ctx, patientID)
+	}
+	var out []consent.Directive
+	for _, m := range g.members {
+		ds, err := g.ConsentSource.Consents(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ds...)
+	}
+	return out, nil
 }

@@ -353,7 +353,10 @@ func CallerFrom(ctx context.Context, args map[string]any) (Caller, error) {
 // apiError translates internal errors at the edge.
 func apiError(err error) error {
 	var deny *DenyError
+	var api *APIError
 	switch {
+	case errors.As(err, &api):
+		return api
 	case errors.As(err, &deny):
 		return &APIError{Code: "FORBIDDEN", Message: deny.Error()}
 	case errors.Is(err, ErrErased):
@@ -393,4 +396,22 @@ func callerFor(ctx context.Context, args map[string]any) (Caller, error) {
 		Subject: subjectOf(id, purpose, reason), Application: id.Application, RequestID: RequestIDFrom(ctx),
 		Practitioner: id.FHIRUser,
 	}, nil
+}
+
+// ValidPatientID checks that id has the shape of an enterprise patient id
+// ("P" and letters, digits, '-' or '_'; at most 64), so that an MRN, a
+// name or any other text typed where an enterprise id belongs is refused
+// before it reaches policy, the store or an audit row.
+func ValidPatientID(id string) error {
+	bad := BadRequest("patient must be an enterprise patient id (P...)")
+	if len(id) < 2 || len(id) > 64 || id[0] != 'P' {
+		return bad
+	}
+	for i := 1; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return bad
+		}
+	}
+	return nil
 }

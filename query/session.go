@@ -41,6 +41,11 @@ func (r *Reader) breakGlass(ctx context.Context, c Caller, patientID string, now
 		return s, nil, nil
 	}
 	if strings.TrimSpace(s.BreakGlassReason) != "" {
+		if strings.HasPrefix(strings.TrimSpace(s.BreakGlassReason), strings.TrimSpace(sessionContinued)) {
+			// A declaration must not pass itself off as a continuation
+			// (whose text names the session's start).
+			return s, nil, &APIError{Code: "BAD_REQUEST", Message: "a break-the-glass reason may not start with \"" + strings.TrimSpace(sessionContinued) + "\""}
+		}
 		return s, &policy.BreakGlass{Reason: s.BreakGlassReason}, nil
 	}
 	if r.Querier == nil || patientID == "" {
@@ -59,7 +64,9 @@ func (r *Reader) breakGlass(ctx context.Context, c Caller, patientID string, now
 	last := evs[len(evs)-1]
 	started := last.Time
 	if rest, ok := strings.CutPrefix(last.Reason, sessionContinued); ok {
-		if t, err := time.Parse(time.RFC3339Nano, rest); err == nil {
+		// A continuation names its session's start, which is never after
+		// the continuation itself (nor, by sessionLookback, long before).
+		if t, err := time.Parse(time.RFC3339Nano, rest); err == nil && !t.After(last.Time) {
 			started = t
 		}
 	}

@@ -797,7 +797,9 @@ test_governance_actions_by_role if {
 		["security_analyst", "alert.manage", true],
 		["security_analyst", "patient.erase", false],
 		["security_analyst", "audit.review", false],
-		["administrator", "policy.explain", true],
+		["administrator", "policy.explain", false], # explain shows a patient's sensitivity labels: privacy office only
+		["security_analyst", "policy.explain", false],
+		["privacy_officer", "policy.explain", true],
 		["administrator", "audit.query", false],
 		["physician", "policy.explain", false],
 		["registration_clerk", "consent.write", true],

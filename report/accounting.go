@@ -81,7 +81,7 @@ func AccountingWindow(from, to, now time.Time) (Window, error) {
 	if w.To.IsZero() || w.To.After(now) {
 		w.To = now.UTC()
 	}
-	earliest := w.To.Add(-MaxAccountingWindow)
+	earliest := w.To.AddDate(-6, 0, 0) // six calendar years (leap days included)
 	if w.From.IsZero() {
 		w.From = earliest
 	} else if w.From.Before(earliest) {
@@ -99,7 +99,10 @@ const RuleAuthorization = "consent.authorization"
 
 // IsDisclosure reports whether e is a disclosure the accounting must list,
 // and if not, why ("" for events that are not disclosures at all).
-// permits holds the ids of the patient's permit (authorisation) consents.
+// permits holds the patient's authorisations, keyed "consent id|purpose":
+// a consent authorises a disclosure only when a permit provision of it
+// names the disclosure's purpose explicitly (a general opt-in is not an
+// authorisation, HIPAA 164.508).
 func (c Config) IsDisclosure(e audit.Event, permits map[string]bool) (bool, string) {
 	if e.Outcome != audit.OutcomeAllow || len(e.RecordIDs) == 0 || !slices.Contains(disclosureCodes, e.Code) {
 		return false, ""
@@ -109,7 +112,7 @@ func (c Config) IsDisclosure(e audit.Event, permits map[string]bool) (bool, stri
 	}
 	authorized := slices.Contains(e.Rules, RuleAuthorization)
 	for _, id := range e.Consents {
-		authorized = authorized || permits[id]
+		authorized = authorized || permits[id+"|"+e.Purpose]
 	}
 	if why := c.Exempt(e, authorized); why != "" {
 		return false, why
@@ -130,10 +133,15 @@ func AccountingOf(ctx context.Context, q audit.Querier, consents ConsentSource, 
 			return nil, fmt.Errorf("report: consents: %w", err)
 		}
 		for _, d := range ds {
-			// A permit is an authorisation for the disclosures it applied
-			// to, even if it has been withdrawn since.
-			if d.Decision == consent.Permit {
-				permits[d.ID] = true
+			// A permit provision naming a purpose authorises disclosures
+			// for that purpose it applied to, even if withdrawn since.
+			for _, r := range d.EffectiveRules() {
+				if r.Decision != consent.Permit {
+					continue
+				}
+				for _, p := range r.Purposes {
+					permits[d.ID+"|"+p] = true
+				}
 			}
 		}
 	}

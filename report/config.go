@@ -23,6 +23,8 @@ import (
 
 // MaxAccountingWindow is how far back an accounting of disclosures reaches
 // (45 CFR 164.528(a): up to six years before the request).
+// (six calendar years: AccountingWindow counts them with AddDate, so leap
+// days are included; this constant is the lower bound, for documentation).
 const MaxAccountingWindow = 6 * 365 * 24 * time.Hour
 
 // Config is the compliance section of the hub configuration.

@@ -101,11 +101,13 @@ func (f *fixture) append(t testing.TB, events ...audit.Event) []audit.Event {
 	return events
 }
 
-// permit stores a permit (authorisation) consent for the patient.
-func (f *fixture) permit(t testing.TB, id string) {
+// permit stores a permit consent for the patient, for purposes (none: a
+// general opt-in, which authorises no particular disclosure).
+func (f *fixture) permit(t testing.TB, id string, purposes ...string) {
 	t.Helper()
 	_, err := f.st.Commit(context.Background(), store.Batch{Consents: []store.ConsentVersion{{
-		Key: "consent-" + id, Directive: consent.Directive{ID: id, PatientID: f.patient, Status: "active", Decision: consent.Permit, Recorded: f.now},
+		Key: "consent-" + id, Directive: consent.Directive{ID: id, PatientID: f.patient, Status: "active", Decision: consent.Permit,
+			Purposes: purposes, Recorded: f.now},
 	}}})
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ func TestReportsAreRoleGatedAndAudited(t *testing.T) {
 	for _, d := range acc["disclosures"].([]any) {
 		got = append(got, d.(map[string]any)["eventId"].(string))
 	}
-	if acc["patient"] != f.patient || !slices.Equal(got, want) || !strings.Contains(acc["text"].(string), "3 disclosure(s)") {
+	if acc["patient"] != f.patient || !slices.Equal(got, want) || !strings.Contains(acc["text"].(string), "4 disclosure(s)") {
 		t.Fatalf("accounting = %v", acc)
 	}
 	if len(acc["excluded"].([]any)) == 0 {

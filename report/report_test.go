@@ -17,7 +17,8 @@ const day = 24 * time.Hour
 // accounting must list is in the returned want (event ids).
 func accountingFixture(t *testing.T, f *fixture) (want []string) {
 	t.Helper()
-	f.permit(t, "consent-research-ok")
+	f.permit(t, "consent-research-ok", "HRESCH")
+	f.permit(t, "consent-general-optin")
 	A, D := audit.OutcomeAllow, audit.OutcomeDeny
 	evs := f.append(t,
 		f.ev(2*day, audit.CodeRecordWrite, A, "lis", "", "", "Observation", "R1"),
@@ -46,12 +47,15 @@ func accountingFixture(t *testing.T, f *fixture) (want []string) {
 	auth.Rules = []string{report.RuleAuthorization}
 	byConsent := f.ev(14*time.Hour, audit.CodeRouted, A, "research", "university", "HRESCH", "Observation", "R2")
 	byConsent.Consents = []string{"consent-research-ok"}
-	f.append(t, auth, byConsent)
+	// a general opt-in is not an authorisation for research: listed
+	general := f.ev(12*time.Hour, audit.CodeRouted, A, "research", "university", "HRESCH", "Observation", "R3")
+	general.Consents = []string{"consent-general-optin"}
+	extra := f.append(t, auth, byConsent, general)
 	// another patient's disclosure
 	other := f.ev(13*time.Hour, audit.CodeRouted, A, "research", "university", "HRESCH", "Observation", "R9")
 	other.PatientID = "P-OTHER"
 	f.append(t, other)
-	return []string{evs[2].ID, evs[3].ID, evs[7].ID}
+	return []string{evs[2].ID, evs[3].ID, evs[7].ID, extra[2].ID}
 }
 
 func TestAccountingListsExactlyTheNonExemptDisclosures(t *testing.T) {
@@ -98,11 +102,11 @@ func TestAccountingListsExactlyTheNonExemptDisclosures(t *testing.T) {
 func TestAccountingWindow(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	w, err := report.AccountingWindow(time.Time{}, time.Time{}, now)
-	if err != nil || !w.To.Equal(now) || !w.From.Equal(now.Add(-report.MaxAccountingWindow)) || w.Capped {
+	if err != nil || !w.To.Equal(now) || !w.From.Equal(now.AddDate(-6, 0, 0)) || w.Capped { // six calendar years, leap days included
 		t.Fatalf("default window = %+v, %v", w, err)
 	}
 	w, err = report.AccountingWindow(now.AddDate(-10, 0, 0), time.Time{}, now)
-	if err != nil || !w.Capped || !w.From.Equal(now.Add(-report.MaxAccountingWindow)) {
+	if err != nil || !w.Capped || !w.From.Equal(now.AddDate(-6, 0, 0)) {
 		t.Fatalf("ten years = %+v, %v; want capped at six", w, err)
 	}
 	w, err = report.AccountingWindow(now.AddDate(-1, 0, 0), now.AddDate(1, 0, 0), now)
@@ -172,12 +176,12 @@ func TestAccessReportListsEveryAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// every read and routing of the patient: 17 stored for P-FIX1 minus
+	// every read and routing of the patient: 18 stored for P-FIX1 minus
 	// the write, plus break-glass and the failed read; not the audit query.
-	if len(rep.Entries) != 16 {
-		t.Fatalf("entries = %d, want 16\n%s", len(rep.Entries), rep.Text())
+	if len(rep.Entries) != 17 {
+		t.Fatalf("entries = %d, want 17\n%s", len(rep.Entries), rep.Text())
 	}
-	if rep.Uses != 3 || rep.Denials != 2 || rep.Breaks != 1 || rep.Failures != 1 || rep.Disclosed != 10 {
+	if rep.Uses != 3 || rep.Denials != 2 || rep.Breaks != 1 || rep.Failures != 1 || rep.Disclosed != 11 {
 		t.Errorf("counts: uses %d denials %d breaks %d failures %d disclosures %d", rep.Uses, rep.Denials, rep.Breaks, rep.Failures, rep.Disclosed)
 	}
 	for _, a := range rep.Entries {

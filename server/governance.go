@@ -34,8 +34,8 @@ func NewGovernance(h *Hub) (*Governance, error) {
 	}
 	svc, err := erasure.New(erasure.Deps{
 		Governor: h.Reader, Audit: h.Store, Keys: h.Store, Evict: h.Sealer.Evict, Logger: h.Log,
-		// The ids merged into a patient (A40/A34) are erased with it.
-		Aliases: h.Index.Aliases,
+		// A merged patient (A40/A34) is erased, held and reported as one.
+		Group: h.Index.Group,
 	})
 	if err != nil {
 		return nil, err

@@ -19,20 +19,29 @@ func (h *Hub) watchPolicy(ctx context.Context) {
 			Time: time.Now().UTC(), Code: audit.CodePolicyChange, Action: "policy.reload", Outcome: audit.OutcomeAllow,
 			ActorID: h.Config.Instance, Application: "hub", RecordType: "Policy",
 			PolicyRevision: c.Revision, Reason: "policy " + c.Revision + " in force; was " + c.Previous,
-			Key: "policy|" + h.Config.Instance + "|" + c.Previous + "|" + c.Revision,
 		}
 		if c.Err != nil {
 			e.Outcome, e.PolicyRevision = audit.OutcomeDeny, c.Previous
 			e.Reason = "policy candidate " + c.Revision + " rejected, " + c.Previous + " stays in force: " + c.Err.Error()
-			e.Key = ""
 			h.Log.Error("policy: candidate rejected; the running policy stays", "candidate", c.Revision, "running", c.Previous, "err", c.Err)
 		} else {
 			h.Log.Info("policy: new revision in force", "revision", c.Revision, "previous", c.Previous)
 		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := h.Store.Append(actx, []audit.Event{e}); err != nil {
-			h.Log.Error("policy: could not audit the policy change", "err", err)
+		// The new revision already decides: keep trying until its change
+		// is in the audit log (every decision event names its revision too).
+		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err := h.Store.Append(actx, []audit.Event{e})
+			cancel()
+			if err == nil {
+				return
+			}
+			h.Log.Error("policy: could not audit the policy change; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
 		}
 	})
 	if err != nil && ctx.Err() == nil {

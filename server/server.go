@@ -357,7 +357,11 @@ func (h *Hub) Close() error {
 	}
 	if h.http != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = h.http.Shutdown(sctx)
+		if err := h.http.Shutdown(sctx); err != nil {
+			// Handlers still running (a long export): cut their
+			// connections before the store closes under them.
+			_ = h.http.Close()
+		}
 		cancel()
 	}
 	h.wg.Wait()

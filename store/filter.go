@@ -24,6 +24,13 @@ func AuditWhere(f audit.Filter) (where string, args []any, limit int) {
 	if f.PatientID != "" {
 		add("patient_id = ?", f.PatientID)
 	}
+	if len(f.PatientIDs) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(f.PatientIDs)), ", ")
+		conds = append(conds, "patient_id IN ("+marks+")")
+		for _, p := range f.PatientIDs {
+			args = append(args, p)
+		}
+	}
 	if f.ActorID != "" {
 		add("actor_id = ?", f.ActorID)
 	}

@@ -71,6 +71,9 @@ func CheckConsistency(size1, size2 uint64, proof []Hash, root1, root2 Hash) erro
 		if len(proof) != 0 {
 			return fmt.Errorf("%w: the empty tree needs an empty proof", ErrProof)
 		}
+		if root1 != EmptyRoot {
+			return fmt.Errorf("%w: the empty tree has another head", ErrProof)
+		}
 		return nil
 	case len(proof) == 0:
 		return fmt.Errorf("%w: empty proof", ErrProof)

@@ -2,6 +2,7 @@ package merkle
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -497,18 +498,29 @@ var errStop = errors.New("stop")
 func (s *Service) pass(ctx context.Context, shard string, c *Collector, upTo, want uint64) (passResult, error) {
 	var res passResult
 	var last Hash
+	prev := audit.GenesisHash
 	err := s.d.Chain.ReadChain(ctx, shard, func(e audit.Event) error {
 		if upTo > 0 && res.n >= upTo {
 			return errStop
 		}
-		leaf := EventLeaf(&e)
+		h := audit.ComputeHash(&e)
+		var data [32]byte
+		hex.Decode(data[:], []byte(h)) // always 64 hex digits
+		leaf := LeafHash(data[:])
 		switch {
 		case e.Seq == res.n && res.n > 0 && leaf == last:
 			return nil // the same event stored twice
 		case e.Seq != res.n+1:
 			return fmt.Errorf("%w: shard %s: the chain breaks at position %d (stored seq %d); run hubctl audit verify",
 				ErrTampered, shard, res.n+1, e.Seq)
+		case h != e.Hash || e.PrevHash != prev:
+			// Never sign over, or prove from, an event whose content no
+			// longer matches its chain hash or whose link is broken: a
+			// checkpoint must not vouch for a rewritten history.
+			return fmt.Errorf("%w: shard %s: the event at position %d does not match the hash chain; run hubctl audit verify",
+				ErrTampered, shard, e.Seq)
 		}
+		prev = e.Hash
 		if e.Seq == want {
 			ev := e
 			res.event = &ev

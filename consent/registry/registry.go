@@ -386,17 +386,4 @@ func validID(what, id string) error {
 	return nil
 }
 
-// validPatient requires an enterprise patient id (P...), so that no
-// identifier or name is ever used, and audited, as one.
-func validPatient(id string) error {
-	if len(id) < 2 || len(id) > 64 || id[0] != 'P' {
-		return query.BadRequest("patient must be an enterprise patient id (P...)")
-	}
-	for i := 1; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return query.BadRequest("patient must be an enterprise patient id (P...)")
-		}
-	}
-	return nil
-}
+func validPatient(id string) error { return query.ValidPatientID(id) }

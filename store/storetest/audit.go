@@ -225,6 +225,8 @@ func (s *suite) testQuery(t *testing.T) {
 		{"purpose", audit.Filter{Purpose: "TREAT"}, pick(func(i int, _ audit.Event) bool { return i%6 != 0 })},
 		{"record type", audit.Filter{RecordType: "Condition", Outcome: audit.OutcomeDeny}, pick(func(i int, _ audit.Event) bool { return i%30 == 0 })},
 		{"application", audit.Filter{Application: "ed-console", PatientID: "P0"}, pick(func(i int, _ audit.Event) bool { return i%6 == 0 })},
+		{"patients any of", audit.Filter{PatientIDs: []string{"P1", "P2"}}, pick(func(i int, _ audit.Event) bool { return i%3 != 0 })},
+		{"patients any of, with actor", audit.Filter{PatientIDs: []string{"P0", "P2"}, ActorID: "actor-1"}, pick(func(i int, _ audit.Event) bool { return i%3 != 1 && i%4 == 1 })},
 		{"no match", audit.Filter{PatientID: "P1", ActorID: "nobody"}, nil},
 		{"limit", audit.Filter{Limit: 4}, stored[:4]},
 		{"after", audit.Filter{After: stored[25].ID}, stored[26:]},
