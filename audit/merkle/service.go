@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -133,6 +134,13 @@ func (s *Service) Shards(ctx context.Context) ([]string, error) { return s.d.Cha
 // while the process runs, and by anyone holding a later checkpoint (Kafka,
 // verifiers) always.
 func (s *Service) Sign(ctx context.Context, shard string) (Checkpoint, error) {
+	shards, err := s.d.Chain.Shards(ctx)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if shard != s.d.Instance && !slices.Contains(shards, shard) { // never sign (nor remember) a shard that is not there
+		return Checkpoint{}, fmt.Errorf("%w: no shard %s", ErrNotFound, shard)
+	}
 	prev, havePrev, err := s.Latest(ctx, shard)
 	if err != nil {
 		return Checkpoint{}, err

@@ -378,6 +378,7 @@ func testBadRequests(t *testing.T, e *env) {
 		"size past the log":     {merkle.ErrInvalid, func() error { _, err := e.svc.InclusionProof(ctx, first.ID, 100); return err }},
 		"sizes out of order":    {merkle.ErrInvalid, func() error { _, err := e.svc.ConsistencyProof(ctx, e.shard, 4, 3); return err }},
 		"no checkpoint yet":     {merkle.ErrNotFound, func() error { _, err := e.svc.ConsistencyProof(ctx, e.shard, 1, 0); return err }},
+		"unknown shard":         {merkle.ErrNotFound, func() error { _, err := e.svc.Sign(ctx, "no-such-shard"); return err }},
 	} {
 		if err := c.call(); !errors.Is(err, c.err) {
 			t.Errorf("%s: %v, want %v", name, err, c.err)
