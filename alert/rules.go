@@ -324,9 +324,12 @@ func (r *rules) denied(e *audit.Event) (Alert, bool) {
 		st = &windowState{}
 		r.denials[e.ActorID] = st
 	}
+	if e.Time.Before(st.coolTil) { // one alert a window: nothing accumulates meanwhile
+		return Alert{}, false
+	}
 	slide(st, e.Time, c.Window)
 	st.items = append(st.items, windowItem{t: e.Time, id: e.ID})
-	if len(st.items) < c.Count || e.Time.Before(st.coolTil) {
+	if len(st.items) < c.Count {
 		return Alert{}, false
 	}
 	ids := make([]string, len(st.items))
@@ -351,6 +354,11 @@ func (r *rules) bulkRead(e *audit.Event) (Alert, bool) {
 		st = &windowState{}
 		r.bulk[e.ActorID] = st
 	}
+	if e.Time.Before(st.coolTil) {
+		// One alert a window: nothing accumulates meanwhile, so the window
+		// holds fewer than c.Patients items and the scan below is bounded.
+		return Alert{}, false
+	}
 	slide(st, e.Time, c.Window)
 	for _, it := range st.items {
 		if it.patient == e.PatientID {
@@ -358,7 +366,7 @@ func (r *rules) bulkRead(e *audit.Event) (Alert, bool) {
 		}
 	}
 	st.items = append(st.items, windowItem{t: e.Time, id: e.ID, patient: e.PatientID})
-	if len(st.items) < c.Patients || e.Time.Before(st.coolTil) {
+	if len(st.items) < c.Patients {
 		return Alert{}, false
 	}
 	ids := make([]string, len(st.items))

@@ -24,21 +24,24 @@ const (
 	CodeRouted          = "CC5000I" // records disclosed to a subscriber
 	CodeRouteDeny       = "CC5001W" // routing to a subscriber was denied
 
-	CodeAuditExport      = "CC4002I" // audit events were exported (CSV, NDJSON, FHIR AuditEvent)
-	CodeReport           = "CC4003I" // a compliance report was generated (accounting, access, GDPR)
-	CodeReportDeny       = "CC4004W" // a compliance report was denied
-	CodeCheckpoint       = "CC4100I" // a signed Merkle checkpoint of a shard was published (Reason holds it)
-	CodeBreakGlassReview = "CC4200I" // a reviewer recorded a finding on a break-glass session
-	CodePatientMerge     = "CC6000I" // patients were merged (A40/A34): records relinked to the survivor
-	CodeErasure          = "CC7000I" // a patient's keys were destroyed (GDPR Art. 17 crypto-shredding)
-	CodeErasureDeny      = "CC7001W" // an erasure was refused (legal hold, role, ...)
-	CodeLegalHold        = "CC7002I" // a legal hold was placed on a patient
-	CodeLegalHoldLift    = "CC7003I" // a legal hold was released
-	CodeAlert            = "CC8000W" // an anomalous-access alert was raised
-	CodeAlertAck         = "CC8001I" // an alert was acknowledged
-	CodeAlertResolve     = "CC8002I" // an alert was resolved
-	CodePolicyChange     = "CC9000I" // a new policy revision came into force
-	CodePolicyExplain    = "CC9001I" // a policy decision was explained
+	CodeAuditExport       = "CC4002I" // audit events were exported (CSV, NDJSON, FHIR AuditEvent)
+	CodeReport            = "CC4003I" // a compliance report was generated (accounting, access, GDPR)
+	CodeReportDeny        = "CC4004W" // a compliance report was denied
+	CodeCheckpoint        = "CC4100I" // a signed Merkle checkpoint of a shard was published (Reason holds it)
+	CodeBreakGlassReview  = "CC4200I" // a reviewer recorded a finding on a break-glass session
+	CodePatientMerge      = "CC6000I" // patients were merged (A40/A34): records relinked to the survivor
+	CodeErasure           = "CC7000I" // a patient's keys were destroyed (GDPR Art. 17 crypto-shredding)
+	CodeErasureDeny       = "CC7001W" // an erasure was refused (legal hold, role, ...)
+	CodeLegalHold         = "CC7002I" // a legal hold was placed on a patient
+	CodeLegalHoldLift     = "CC7003I" // a legal hold was released
+	CodeLegalHoldDeny     = "CC7004W" // placing or lifting a legal hold was refused
+	CodeAlert             = "CC8000W" // an anomalous-access alert was raised
+	CodeAlertAck          = "CC8001I" // an alert was acknowledged
+	CodeAlertResolve      = "CC8002I" // an alert was resolved
+	CodeAlertChangeDeny   = "CC8003W" // acknowledging or resolving an alert was refused
+	CodePolicyChange      = "CC9000I" // a new policy revision came into force
+	CodePolicyExplain     = "CC9001I" // a policy decision was explained
+	CodePolicyExplainDeny = "CC9002W" // an explanation was refused
 )
 
 // Actions.

@@ -238,13 +238,13 @@ func TestErasureEndToEnd(t *testing.T) {
 		if err != nil || !rep.OK() {
 			t.Fatalf("verify: %+v, %v", rep, err)
 		}
-		evs, _ := h.Store.Query(ctx, audit.Filter{PatientID: pid, Codes: []string{audit.CodeErasure, audit.CodeErasureDeny, audit.CodeLegalHold, audit.CodeLegalHoldLift}})
+		evs, _ := h.Store.Query(ctx, audit.Filter{PatientID: pid, Codes: []string{audit.CodeErasure, audit.CodeErasureDeny, audit.CodeLegalHold, audit.CodeLegalHoldLift, audit.CodeLegalHoldDeny}})
 		var codes []string
 		for _, e := range evs {
 			codes = append(codes, e.Code+"/"+e.Outcome)
 		}
 		want := []string{ // analyst denied; physician's hold denied; hold; refusal; lift; intent; done
-			"CC7001W/deny", "CC7002I/deny", "CC7002I/allow", "CC7001W/deny", "CC7003I/allow", "CC7000I/allow", "CC7000I/allow",
+			"CC7001W/deny", "CC7004W/deny", "CC7002I/allow", "CC7001W/deny", "CC7003I/allow", "CC7000I/allow", "CC7000I/allow",
 		}
 		if strings.Join(codes, " ") != strings.Join(want, " ") {
 			t.Errorf("governance events %v, want %v", codes, want)

@@ -227,10 +227,12 @@ func TestGovernedByPolicy(t *testing.T) {
 	if n := len(f.events(t, p, audit.CodeErasureDeny)); n != 2 {
 		t.Errorf("%d erasure denials audited, want 2", n)
 	}
-	// A denied hold is audited and does not count as a hold.
-	held := f.events(t, p, audit.CodeLegalHold)
-	if len(held) != 2 || held[0].Outcome != audit.OutcomeDeny {
+	// A denied hold is audited (its own code) and does not count as a hold.
+	if held := f.events(t, p, audit.CodeLegalHold); len(held) != 0 {
 		t.Fatalf("hold events: %+v", held)
+	}
+	if denied := f.events(t, p, audit.CodeLegalHoldDeny); len(denied) != 2 || denied[0].Outcome != audit.OutcomeDeny {
+		t.Fatalf("denied hold events: %+v", denied)
 	}
 	st, err := f.svc.Status(ctx, officer, p)
 	if err != nil || len(st.Holds) != 0 || st.Erased {

@@ -87,7 +87,7 @@ func (s *Service) changeHold(ctx context.Context, c query.Caller, patientID, cod
 	defer s.mu.Unlock()
 	var st query.PatientStatus
 	err := s.d.Governor.Govern(ctx, c, query.Governed{
-		Action: query.ActionLegalHold, Code: code, DenyCode: code,
+		Action: query.ActionLegalHold, Code: code, DenyCode: audit.CodeLegalHoldDeny,
 		PatientID: patientID, RecordType: "Patient", Describe: describe,
 	}, func(ctx context.Context) error {
 		var err error

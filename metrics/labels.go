@@ -82,9 +82,9 @@ var eventCodes = set(
 	"CC4000I", "CC4001W", "CC4002I", "CC4003I", "CC4004W", "CC4100I", "CC4200I",
 	"CC5000I", "CC5001W",
 	"CC6000I",
-	"CC7000I", "CC7001W", "CC7002I", "CC7003I",
-	"CC8000W", "CC8001I", "CC8002I",
-	"CC9000I", "CC9001I",
+	"CC7000I", "CC7001W", "CC7002I", "CC7003I", "CC7004W",
+	"CC8000W", "CC8001I", "CC8002I", "CC8003W",
+	"CC9000I", "CC9001I", "CC9002W",
 )
 
 // The number of distinct values a pattern-checked label may take; later

@@ -135,7 +135,7 @@ func (r *Reader) resolveAlertChange(p graphql.ResolveParams, resolve bool) (any,
 	if !alertIDPattern.MatchString(id) {
 		return nil, BadRequest("id must be an alert id")
 	}
-	g := Governed{Action: alert.ActionManage, DenyCode: audit.CodeAuditQueryDeny, RecordType: alert.RecordTypeAlert, RecordIDs: []string{id}}
+	g := Governed{Action: alert.ActionManage, DenyCode: audit.CodeAlertChangeDeny, RecordType: alert.RecordTypeAlert, RecordIDs: []string{id}}
 	var value string
 	if resolve {
 		value, _ = p.Args["resolution"].(string)

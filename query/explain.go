@@ -47,7 +47,7 @@ func (r *Reader) Explain(ctx context.Context, c Caller, subject Caller, patientI
 	describe := fmt.Sprintf("explain %s read of %s by %s (%s, purpose %s)", recordType, patientID, subject.Subject.ID,
 		strings.Join(subject.Subject.Roles, ","), subject.Subject.Purpose)
 	err := r.Govern(ctx, c, Governed{
-		Action: ActionPolicyExplain, Code: audit.CodePolicyExplain, DenyCode: audit.CodeAuditQueryDeny,
+		Action: ActionPolicyExplain, Code: audit.CodePolicyExplain, DenyCode: audit.CodePolicyExplainDeny,
 		PatientID: patientID, RecordType: recordType, Describe: describe,
 	}, func(ctx context.Context) error {
 		now := r.now()

@@ -70,7 +70,7 @@ func TestPolicyExplain(t *testing.T) {
 	if code, _ := capture(t, append(args, "--token", "rn")...); code != 1 {
 		t.Fatalf("a nurse asking: exit %d, want 1", code)
 	}
-	evs, err := st.Query(ctx, audit.Filter{Codes: []string{audit.CodePolicyExplain, audit.CodeAuditQueryDeny}})
+	evs, err := st.Query(ctx, audit.Filter{Codes: []string{audit.CodePolicyExplain, audit.CodePolicyExplainDeny}})
 	if err != nil || len(evs) != 3 || evs[2].ActorID != "rn.dale" || evs[2].Outcome != audit.OutcomeDeny {
 		t.Fatalf("explain audit: %v %+v", err, evs)
 	}
