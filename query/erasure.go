@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/policy"
-	"github.com/carecrest/hub/record"
 	"github.com/graphql-go/graphql"
 )
 
@@ -224,11 +222,7 @@ func (r *Reader) targetPatient(ctx context.Context, c Caller, args map[string]an
 	case id != "":
 		return id, nil
 	}
-	sys, val, ok := strings.Cut(ident, "|")
-	if !ok || val == "" {
-		return "", badRequest("identifier must be system|value")
-	}
-	return r.LookupPatient(ctx, c, record.Identifier{System: sys, Value: val})
+	return r.LookupIdentifier(ctx, c, ident)
 }
 
 func statusMap(st PatientStatus) map[string]any {

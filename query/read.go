@@ -260,6 +260,17 @@ func (r *Reader) ReadPatient(ctx context.Context, c Caller, patientID string, wa
 	return view, nil
 }
 
+// LookupIdentifier resolves an identifier argument in FHIR token syntax
+// ("system|value"; the value is required) as LookupPatient does: the
+// one parser of identifier arguments for every API field.
+func (r *Reader) LookupIdentifier(ctx context.Context, c Caller, token string) (string, error) {
+	sys, val, ok := strings.Cut(token, "|")
+	if !ok || strings.TrimSpace(val) == "" {
+		return "", badRequest("identifier must be system|value")
+	}
+	return r.LookupPatient(ctx, c, record.Identifier{System: sys, Value: val})
+}
+
 // LookupPatient resolves a business identifier to the enterprise patient
 // id. A miss is audited (without the identifier, which is PHI) and reported
 // as ErrNotFound.

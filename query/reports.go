@@ -14,7 +14,6 @@ import (
 
 	"github.com/carecrest/hub/audit"
 	"github.com/carecrest/hub/consent"
-	"github.com/carecrest/hub/record"
 	"github.com/carecrest/hub/report"
 	"github.com/graphql-go/graphql"
 )
@@ -294,11 +293,7 @@ func (rp *Reports) patientArg(ctx context.Context, c Caller, id, ident string, o
 	case id != "" && ident != "":
 		return "", badRequest("give at most one of patient or identifier")
 	case ident != "":
-		sys, val, ok := strings.Cut(ident, "|")
-		if !ok || sys == "" || val == "" {
-			return "", badRequest("identifier must be system|value")
-		}
-		return rp.Reader.LookupPatient(ctx, c, record.Identifier{System: sys, Value: val})
+		return rp.Reader.LookupIdentifier(ctx, c, ident)
 	case id == "" && !optional:
 		return "", badRequest("a patient is required: give patient (enterprise id) or identifier (system|value)")
 	case id != "":

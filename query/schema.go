@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/carecrest/hub/audit"
-	"github.com/carecrest/hub/record"
 	"github.com/graphql-go/graphql"
 	"github.com/graphql-go/graphql/language/ast"
 )
@@ -116,11 +114,7 @@ func (r *Reader) resolvePatient(p graphql.ResolveParams) (any, error) {
 	case (id == "") == (ident == ""):
 		return nil, badRequest("give exactly one of id or identifier")
 	case ident != "":
-		sys, val, ok := strings.Cut(ident, "|")
-		if !ok || val == "" {
-			return nil, badRequest("identifier must be system|value")
-		}
-		if id, err = r.LookupPatient(p.Context, c, record.Identifier{System: sys, Value: val}); err != nil {
+		if id, err = r.LookupIdentifier(p.Context, c, ident); err != nil {
 			return nil, apiError(err)
 		}
 	}
